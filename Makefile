@@ -1,0 +1,53 @@
+# trainer — MiniCPM-V-style multimodal training in Swift.
+# Every target works on a fresh machine that has only the Swift toolchain.
+
+SWIFT   ?= swift
+CONFIG  ?= release
+RECIPE  ?= Recipes/stage1.yaml
+PRESET  ?= tiny
+THREADS ?= 2
+TRAINER  = .build/$(CONFIG)/trainer
+DEBS     = libopenblas-dev liblapacke-dev libhdf5-dev libzstd-dev libstb-dev
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Debian's OpenBLAS 0.3.21 mis-detects recent Xeons and falls back to slow
+# kernels; the variable must be set before the process starts.
+ifeq ($(shell grep -qw avx512f /proc/cpuinfo 2>/dev/null && echo yes),yes)
+export OPENBLAS_CORETYPE ?= SkylakeX
+endif
+export TRAINER_REFERENCE_DIR ?= $(abspath ../shared/reference)
+
+.PHONY: all setup deps build test parity run bench clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build -c $(CONFIG) --product trainer
+
+setup: build
+
+test: deps
+	$(SWIFT) build -c $(CONFIG) --build-tests
+	$(SWIFT) test -c $(CONFIG) --skip-build
+
+parity: deps
+	$(SWIFT) build -c $(CONFIG) --build-tests
+	$(SWIFT) test -c $(CONFIG) --skip-build --filter Parity
+
+run: build
+	$(TRAINER) run $(RECIPE)
+
+bench: build
+	$(TRAINER) bench --matmul --threads $(THREADS)
+	$(TRAINER) bench --preset $(PRESET) --threads $(THREADS)
+
+clean:
+	rm -rf .build

@@ -1,0 +1,54 @@
+// swift-tools-version:5.10
+import PackageDescription
+
+// Numeric kernels are written in Swift over unsafe pointers; they need FMA and
+// vector units, and no bounds checks in the hot loops.
+let fast: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-wmo", "-target-cpu", "haswell"]),
+]
+
+let package = Package(
+    name: "trainer",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "trainer", targets: ["trainer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries from Debian (installed by `make setup`).
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+        .systemLibrary(name: "CHDF5", path: "Sources/CHDF5"),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
+        .systemLibrary(name: "CStb", path: "Sources/CStb"),
+
+        .target(name: "Autograd", dependencies: ["COpenBLAS"], swiftSettings: fast),
+        .target(name: "NN", dependencies: ["Autograd"], swiftSettings: fast),
+        .target(name: "Models", dependencies: ["NN", "Autograd"], swiftSettings: fast),
+        .target(name: "Datasets", dependencies: ["Autograd", "CStb", "CZstd"], swiftSettings: fast),
+        .target(name: "Optimizers", dependencies: ["Autograd", "NN"], swiftSettings: fast),
+        .target(name: "Checkpointing", dependencies: ["Autograd", "NN", "CHDF5"], swiftSettings: fast),
+        .target(
+            name: "Training",
+            dependencies: ["Autograd", "NN", "Models", "Datasets", "Optimizers", "Checkpointing", "Yams"],
+            swiftSettings: fast),
+        .executableTarget(
+            name: "trainer",
+            dependencies: [
+                "Training", "Models", "Datasets", "Checkpointing", "Autograd",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: fast),
+
+        .testTarget(name: "AutogradTests", dependencies: ["Autograd"], swiftSettings: fast),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Autograd"], swiftSettings: fast),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Autograd", "Checkpointing"], swiftSettings: fast),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Autograd", "Checkpointing"], swiftSettings: fast),
+        .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "NN", "Autograd"], swiftSettings: fast),
+        .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "NN", "Autograd"], swiftSettings: fast),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Datasets", "Optimizers", "Checkpointing", "NN", "Autograd"], swiftSettings: fast),
+        .testTarget(name: "EndToEndTests", dependencies: ["Training", "Models", "Datasets", "Checkpointing", "Autograd"], swiftSettings: fast),
+    ]
+)

@@ -1,0 +1,67 @@
+import Foundation
+import COpenBLAS
+
+/// What OpenBLAS runs on, and the guard against its kernel mis-detection.
+///
+/// Debian's OpenBLAS 0.3.21 does not recognise recent Xeons and falls back to
+/// its "Prescott" kernels (about 5x slower sgemm). The kernel is chosen when the
+/// library loads, from `OPENBLAS_CORETYPE`, so the variable must be in the
+/// environment before the process starts: `ensureOptimizedKernels` re-executes
+/// the current program with it set.
+public enum BLAS {
+    /// The kernel family OpenBLAS selected, e.g. "SkylakeX" or "Prescott".
+    public static var coreName: String {
+        guard let c = openblas_get_corename() else { return "unknown" }
+        return String(cString: c)
+    }
+
+    public static var configInfo: String {
+        guard let c = openblas_get_config() else { return "" }
+        return String(cString: c)
+    }
+
+    /// True when the CPU has AVX-512F (so the SkylakeX kernels are safe and fast).
+    public static var cpuHasAVX512: Bool {
+        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return false }
+        return info.split(separator: "\n").contains { $0.hasPrefix("flags") && $0.split(separator: " ").contains("avx512f") }
+    }
+
+    /// The kernel family this CPU should use, or nil to leave OpenBLAS's choice.
+    public static var preferredCoreType: String? { cpuHasAVX512 ? "SkylakeX" : nil }
+
+    /// Re-executes the process with OPENBLAS_CORETYPE set when the CPU needs it and
+    /// the variable is missing. Returns normally when nothing has to change.
+    public static func ensureOptimizedKernels() {
+        let env = ProcessInfo.processInfo.environment
+        guard env["OPENBLAS_CORETYPE"] == nil, env["TRAINER_NO_REEXEC"] == nil,
+              let core = preferredCoreType else { return }
+        setenv("OPENBLAS_CORETYPE", core, 1)
+        setenv("TRAINER_NO_REEXEC", "1", 1)
+        let args = CommandLine.arguments
+        var cargs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) }
+        cargs.append(nil)
+        execv("/proc/self/exe", &cargs)
+        // execv only returns on failure: carry on with whatever kernel loaded.
+    }
+
+    /// C = alpha * op(A) * op(B) + beta * C, all row-major.
+    @inline(__always)
+    static func sgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+                      _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int,
+                      _ b: UnsafePointer<Float>, _ ldb: Int,
+                      _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+            return
+        }
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// Raw sgemm on plain buffers, for the benchmark's baseline.
+    public static func rawSgemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                                c: UnsafeMutablePointer<Float>) {
+        sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+    }
+}

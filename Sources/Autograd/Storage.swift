@@ -1,0 +1,60 @@
+import Foundation
+
+/// A reference-counted, 64-byte-aligned buffer of Float32 values.
+///
+/// Tensors share storage when they share values (reshape, detach); every other
+/// op writes a fresh buffer, so a storage is only mutated in place by its owner
+/// (the optimizer on parameters, the engine on gradients it allocated).
+public final class Storage {
+    public let pointer: UnsafeMutablePointer<Float>
+    public let count: Int
+
+    public init(count: Int) {
+        precondition(count >= 0, "negative storage size")
+        var raw: UnsafeMutableRawPointer?
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
+            fatalError("out of memory allocating \(bytes) bytes")
+        }
+        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        self.count = count
+        StorageStats.allocated(bytes)
+    }
+
+    /// A zero-filled buffer.
+    public convenience init(zeros count: Int) {
+        self.init(count: count)
+        pointer.initialize(repeating: 0, count: count)
+    }
+
+    public convenience init(copying values: UnsafeBufferPointer<Float>) {
+        self.init(count: values.count)
+        if let base = values.baseAddress { pointer.initialize(from: base, count: values.count) }
+    }
+
+    deinit {
+        StorageStats.freed(count * MemoryLayout<Float>.stride)
+        free(pointer)
+    }
+
+    public var buffer: UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(start: pointer, count: count)
+    }
+}
+
+/// Live tensor bytes, for the benchmark's memory report.
+public enum StorageStats {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var live = 0
+    nonisolated(unsafe) private static var peak = 0
+
+    static func allocated(_ bytes: Int) {
+        lock.lock(); live += bytes; peak = max(peak, live); lock.unlock()
+    }
+    static func freed(_ bytes: Int) {
+        lock.lock(); live -= bytes; lock.unlock()
+    }
+    public static var liveBytes: Int { lock.lock(); defer { lock.unlock() }; return live }
+    public static var peakBytes: Int { lock.lock(); defer { lock.unlock() }; return peak }
+    public static func resetPeak() { lock.lock(); peak = live; lock.unlock() }
+}

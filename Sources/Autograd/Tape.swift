@@ -1,0 +1,107 @@
+/// One recorded operation: the nodes of its differentiable inputs and the
+/// closure that maps the output gradient to input gradients.
+///
+/// The closure captures exactly what its backward needs; it is released as
+/// soon as it has run, so saved activations are freed while backward proceeds.
+public final class Node {
+    let inputs: [Node?]
+    var backward: ((Tensor) -> [Tensor?])?
+    let shape: [Int]
+    public let isLeaf: Bool
+    /// Accumulated gradient. Kept on leaves; released on interior nodes once used.
+    public internal(set) var grad: Tensor?
+
+    init(leafShape: [Int]) {
+        inputs = []; backward = nil; shape = leafShape; isLeaf = true
+    }
+
+    init(shape: [Int], inputs: [Node?], backward: @escaping (Tensor) -> [Tensor?]) {
+        self.inputs = inputs; self.backward = backward; self.shape = shape; isLeaf = false
+    }
+
+    /// Drops the accumulated gradient (leaves: before the next accumulation window).
+    public func zeroGrad() { grad = nil }
+
+    func accumulate(_ g: Tensor) {
+        precondition(g.shape.reduce(1, *) == shape.reduce(1, *),
+                     "gradient shape \(g.shape) does not match \(shape)")
+        let g = g.shape == shape ? g.detached() : g.detached().reshaped(shape)
+        if let old = grad {
+            grad = old + g
+        } else {
+            grad = g
+        }
+    }
+}
+
+/// Whether ops record onto the tape. Off inside `noGrad { }`.
+public enum GradMode {
+    nonisolated(unsafe) public static var isEnabled = true
+}
+
+/// Runs `body` without recording anything: no graph, no saved tensors.
+public func noGrad<T>(_ body: () throws -> T) rethrows -> T {
+    let saved = GradMode.isEnabled
+    GradMode.isEnabled = false
+    defer { GradMode.isEnabled = saved }
+    return try body()
+}
+
+extension Tensor {
+    /// Attaches a backward rule to `self` (an op's freshly computed output).
+    ///
+    /// Nothing is recorded when grad mode is off or no input needs a gradient.
+    /// `backward` receives dL/d(self) and returns one gradient per input (nil for
+    /// inputs that need none; it may skip computing those).
+    func recorded(_ inputs: [Tensor], _ backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+        guard GradMode.isEnabled, inputs.contains(where: { $0.node != nil }) else { return self }
+        var out = self
+        out.node = Node(shape: shape, inputs: inputs.map(\.node), backward: backward)
+        return out
+    }
+
+    /// Reverse-mode differentiation from this tensor. A scalar output gets seed 1;
+    /// otherwise a seed gradient of the same shape is required.
+    public func backward(_ seed: Tensor? = nil) {
+        guard let root = node else {
+            preconditionFailure("backward() on a tensor that does not require grad")
+        }
+        let seed = seed ?? {
+            precondition(count == 1, "backward() without a seed needs a scalar, got \(shape)")
+            return Tensor.ones(shape)
+        }()
+        let savedMode = GradMode.isEnabled
+        GradMode.isEnabled = false      // backward rules never record
+        defer { GradMode.isEnabled = savedMode }
+        root.accumulate(seed)
+        for n in topologicalOrder(root).reversed() {
+            guard let fn = n.backward, let g = n.grad else { continue }
+            let grads = fn(g)
+            n.backward = nil        // releases the saved tensors
+            if !n.isLeaf { n.grad = nil }
+            for (input, gi) in zip(n.inputs, grads) {
+                if let input, let gi { input.accumulate(gi) }
+            }
+        }
+    }
+}
+
+/// Nodes reachable from `root`, inputs before the nodes that use them.
+private func topologicalOrder(_ root: Node) -> [Node] {
+    var order: [Node] = []
+    var visited = Set<ObjectIdentifier>()
+    var stack: [(Node, Int)] = [(root, 0)]
+    visited.insert(ObjectIdentifier(root))
+    while let (node, next) = stack.popLast() {
+        if next < node.inputs.count {
+            stack.append((node, next + 1))
+            if let child = node.inputs[next], child.backward != nil || child.isLeaf,
+               visited.insert(ObjectIdentifier(child)).inserted {
+                stack.append((child, 0))
+            }
+        } else {
+            order.append(node)
+        }
+    }
+    return order
+}

@@ -1,0 +1,3 @@
+import Autograd
+BLAS.ensureOptimizedKernels()
+print("trainer: BLAS kernel \(BLAS.coreName)")
