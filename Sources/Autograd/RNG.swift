@@ -1,0 +1,105 @@
+import Foundation
+
+/// A counter-based random stream (SplitMix64 over a counter): value i of a
+/// stream is a pure function of (key, i), so the state is two integers that
+/// checkpoints save and restore exactly.
+public struct RNG: Codable, Equatable {
+    public private(set) var key: UInt64
+    public private(set) var counter: UInt64
+
+    public init(seed: UInt64) {
+        key = RNG.mix(seed ^ 0x6A09E667F3BCC909)
+        counter = 0
+    }
+
+    public init(key: UInt64, counter: UInt64) {
+        self.key = key; self.counter = counter
+    }
+
+    /// An independent stream for one purpose ("init", "dropout", "shuffle", …).
+    public func derived(_ purpose: String) -> RNG {
+        var h: UInt64 = 0xCBF29CE484222325          // FNV-1a over the purpose
+        for b in purpose.utf8 { h = (h ^ UInt64(b)) &* 0x100000001B3 }
+        return RNG(key: RNG.mix(key ^ h), counter: 0)
+    }
+
+    @inline(__always)
+    static func mix(_ x: UInt64) -> UInt64 {
+        var z = x &+ 0x9E3779B97F4A7C15
+        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
+        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+        return z ^ (z >> 31)
+    }
+
+    @inline(__always)
+    public mutating func next() -> UInt64 {
+        counter &+= 1
+        return RNG.mix(key &+ counter &* 0xD1B54A32D192ED03)
+    }
+
+    /// Uniform in [0, 1) with 24 random bits.
+    @inline(__always)
+    public mutating func uniform() -> Float { Float(next() >> 40) * (1 / 16_777_216) }
+
+    /// Uniform in [0, 1) with 53 random bits.
+    public mutating func uniformDouble() -> Double { Double(next() >> 11) * (1 / 9_007_199_254_740_992) }
+
+    /// Standard normal (Box–Muller; one draw pair per value).
+    public mutating func normal() -> Float {
+        let u1 = max(uniformDouble(), 1e-300), u2 = uniformDouble()
+        return Float((-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2))
+    }
+
+    /// Normal(0, std) truncated to [a, b] (absolute bounds, as PyTorch's trunc_normal_).
+    public mutating func truncatedNormal(std: Float, a: Float = -2, b: Float = 2) -> Float {
+        while true {
+            let x = normal() * std
+            if x >= a && x <= b { return x }
+        }
+    }
+
+    /// Integer in 0..<n.
+    public mutating func below(_ n: Int) -> Int {
+        precondition(n > 0)
+        return Int(next() % UInt64(n))
+    }
+
+    /// A uniformly random permutation of 0..<n (Fisher–Yates).
+    public mutating func permutation(_ n: Int) -> [Int] {
+        var p = Array(0..<n)
+        if n < 2 { return p }
+        for i in stride(from: n - 1, to: 0, by: -1) { p.swapAt(i, below(i + 1)) }
+        return p
+    }
+}
+
+extension Tensor {
+    public static func randn(_ shape: [Int], std: Float = 1, rng: inout RNG) -> Tensor {
+        let t = Tensor.empty(shape)
+        for i in 0..<t.count { t.pointer[i] = rng.normal() * std }
+        return t
+    }
+
+    public static func uniform(_ shape: [Int], low: Float = 0, high: Float = 1, rng: inout RNG) -> Tensor {
+        let t = Tensor.empty(shape)
+        for i in 0..<t.count { t.pointer[i] = low + (high - low) * rng.uniform() }
+        return t
+    }
+
+    public static func truncatedNormal(_ shape: [Int], std: Float, a: Float = -2, b: Float = 2,
+                                       rng: inout RNG) -> Tensor {
+        let t = Tensor.empty(shape)
+        for i in 0..<t.count { t.pointer[i] = rng.truncatedNormal(std: std, a: a, b: b) }
+        return t
+    }
+}
+
+/// Inverted dropout: zeroes each value with probability `p`, scales the rest by 1/(1-p).
+public func dropout(_ x: Tensor, p: Float, rng: inout RNG) -> Tensor {
+    guard p > 0 else { return x }
+    precondition(p < 1, "dropout probability must be < 1")
+    let mask = Tensor.empty(x.shape)
+    let scale = 1 / (1 - p)
+    for i in 0..<mask.count { mask.pointer[i] = rng.uniform() < p ? 0 : scale }
+    return x * mask
+}
