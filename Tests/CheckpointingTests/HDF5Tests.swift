@@ -6,7 +6,7 @@ import XCTest
 final class HDF5Tests: XCTestCase {
     private var scratch: URL!
 
-    override func setUpWithError() throws { scratch = try Fixtures.scratchDirectory() }
+    override func setUpWithError() throws { scratch = try CheckpointingFixtures.scratchDirectory() }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
 
     private func scratchFile(_ name: String) -> String { scratch.appendingPathComponent(name).path }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Locations of the shared reference fixtures and scratch files for tests.
-enum Fixtures {
+enum CheckpointingFixtures {
     /// TRAINER_REFERENCE_DIR (relative paths resolve against the current directory),
     /// else `../shared/reference` next to the package root.
     static var referenceDir: URL {
