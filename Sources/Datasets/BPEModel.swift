@@ -8,7 +8,7 @@ import Foundation
 /// `fuseUnknown`), else it is dropped. Then the adjacent pair of lowest merge rank is merged,
 /// leftmost first among equal ranks, until no pair has a rank.
 final class BPEModel {
-    let tokenToId: [String: Int32]
+    let tokenToId: [TokenKey: Int32]
     /// `idToToken[id]`, nil for ids the vocabulary does not use.
     let idToToken: [String?]
     /// Merge table keyed by `pairKey(left, right)`.
@@ -26,24 +26,24 @@ final class BPEModel {
     /// The vocabulary size of the model alone (largest id + 1).
     var size: Int { idToToken.count }
 
-    init(vocab: [String: Int32], merges pairs: [(String, String)], unknownToken: String?,
+    init(vocab: [TokenKey: Int32], merges pairs: [(String, String)], unknownToken: String?,
          fuseUnknown: Bool, byteFallback: Bool, ignoreMerges: Bool,
          continuingSubwordPrefix: String?, endOfWordSuffix: String?, file: String) throws {
         tokenToId = vocab
         var inverse = [String?](repeating: nil, count: Int((vocab.values.max() ?? -1) + 1))
         for (token, id) in vocab {
-            guard id >= 0 else { throw TokenizerError(file: file, "field 'model.vocab': token \"\(token)\" has a negative id \(id)") }
-            inverse[Int(id)] = token
+            guard id >= 0 else { throw TokenizerError(file: file, "field 'model.vocab': token \"\(token.text)\" has a negative id \(id)") }
+            inverse[Int(id)] = token.text
         }
         idToToken = inverse
         merges = try Self.mergeTable(pairs, vocab: vocab, file: file)
         var single: [UInt32: Int32] = [:]
-        for (token, id) in vocab where token.unicodeScalars.count == 1 {
-            single[token.unicodeScalars.first!.value] = id
+        for (token, id) in vocab where token.text.unicodeScalars.count == 1 {
+            single[token.text.unicodeScalars.first!.value] = id
         }
         scalarIds = single
         if let unk = unknownToken {
-            guard let id = vocab[unk] else {
+            guard let id = vocab[TokenKey(unk)] else {
                 throw TokenizerError(file: file, "field 'model.unk_token': \"\(unk)\" is not in the vocabulary")
             }
             unknownId = id
@@ -57,16 +57,16 @@ final class BPEModel {
         self.endOfWordSuffix = endOfWordSuffix
     }
 
-    private static func mergeTable(_ pairs: [(String, String)], vocab: [String: Int32],
+    private static func mergeTable(_ pairs: [(String, String)], vocab: [TokenKey: Int32],
                                    file: String) throws -> [UInt64: (rank: Int32, merged: Int32)] {
         var table: [UInt64: (rank: Int32, merged: Int32)] = [:]
         table.reserveCapacity(pairs.count)
         for (rank, (left, right)) in pairs.enumerated() {
-            guard let a = vocab[left], let b = vocab[right] else {
-                let missing = vocab[left] == nil ? left : right
+            guard let a = vocab[TokenKey(left)], let b = vocab[TokenKey(right)] else {
+                let missing = vocab[TokenKey(left)] == nil ? left : right
                 throw TokenizerError(file: file, "field 'model.merges[\(rank)]': token \"\(missing)\" is not in the vocabulary")
             }
-            guard let merged = vocab[left + right] else {
+            guard let merged = vocab[TokenKey(left + right)] else {
                 throw TokenizerError(file: file, "field 'model.merges[\(rank)]': merged token \"\(left + right)\" is not in the vocabulary")
             }
             // A repeated pair keeps its first (lowest) rank, as a map insert in rank order would not;
@@ -77,8 +77,8 @@ final class BPEModel {
     }
 
     /// `<0x00>`…`<0xFF>` ids; a character falls back to bytes only when all of its bytes have one.
-    private static func byteTokenIds(_ vocab: [String: Int32]) -> [Int32?] {
-        (0..<256).map { b in vocab[String(format: "<0x%02X>", b)] }
+    private static func byteTokenIds(_ vocab: [TokenKey: Int32]) -> [Int32?] {
+        (0..<256).map { b in vocab[TokenKey(String(format: "<0x%02X>", b))] }
     }
 
     @inline(__always)
@@ -95,7 +95,7 @@ final class BPEModel {
 
     /// The ids of one pre-token word.
     func tokenize(_ word: String) -> [Int32] {
-        if ignoreMerges, let id = tokenToId[word] { return [id] }
+        if ignoreMerges, let id = tokenToId[TokenKey(word)] { return [id] }
         var symbols = initialSymbols(word)
         mergeAll(&symbols)
         return symbols
@@ -135,7 +135,7 @@ final class BPEModel {
         let prefix = first ? nil : continuingSubwordPrefix
         let suffix = last ? endOfWordSuffix : nil
         if prefix == nil, suffix == nil { return scalarIds[scalar.value] }
-        return tokenToId[(prefix ?? "") + String(scalar) + (suffix ?? "")]
+        return tokenToId[TokenKey((prefix ?? "") + String(scalar) + (suffix ?? ""))]
     }
 
     /// Merges pairs in rank order. A min-heap holds candidate merges keyed (rank, left position);

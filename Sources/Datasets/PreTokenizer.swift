@@ -35,7 +35,7 @@ indirect enum PreTokenizer {
         case .byteLevel(let addPrefixSpace, let useRegex):
             return splits.flatMap { split -> [PreTokenSplit] in
                 var text = split.text
-                if addPrefixSpace, !text.hasPrefix(" ") { text = " " + text }
+                if addPrefixSpace, text.unicodeScalars.first != " " { text = " " + text }
                 let pieces = useRegex ? SplitPattern.gpt2.split(text) : [text]
                 return pieces.enumerated().map { k, piece in
                     PreTokenSplit(text: ByteLevel.encode(piece), atOrigin: split.atOrigin && k == 0)

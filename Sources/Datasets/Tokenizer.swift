@@ -26,8 +26,8 @@ public final class Tokenizer: @unchecked Sendable {
     private let rawMatcher: AddedTokenMatcher
     private let normalizedMatcher: AddedTokenMatcher
     private let addedById: [Int32: AddedToken]
-    private let addedByContent: [String: AddedToken]
-    private let specialContents: Set<String>
+    private let addedByContent: [TokenKey: AddedToken]
+    private let specialContents: Set<TokenKey>
     private let cache = TokenizerWordCache()
 
     /// Loads `path`; errors name the file and the problem (missing file, bad JSON, schema field,
@@ -49,7 +49,7 @@ public final class Tokenizer: @unchecked Sendable {
     public init(json data: Data, source: String) throws {
         self.source = source
         let root = try TokenizerJSONNode.parse(data, file: source)
-        _ = try root.object()
+        _ = try root.members()
         model = try Self.loadModel(try root.required("model"))
         normalizer = try root.optional("normalizer").map(TokenizerNormalizer.load)
         preTokenizer = try root.optional("pre_tokenizer").map(PreTokenizer.load)
@@ -58,8 +58,8 @@ public final class Tokenizer: @unchecked Sendable {
         rawMatcher = AddedTokenMatcher(addedTokens.filter { !$0.normalized })
         normalizedMatcher = AddedTokenMatcher(addedTokens.filter { $0.normalized })
         addedById = Dictionary(addedTokens.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        addedByContent = Dictionary(addedTokens.map { ($0.content, $0) }, uniquingKeysWith: { first, _ in first })
-        specialContents = Set(addedTokens.filter(\.special).map(\.content))
+        addedByContent = Dictionary(addedTokens.map { (TokenKey($0.content), $0) }, uniquingKeysWith: { first, _ in first })
+        specialContents = Set(addedTokens.filter(\.special).map { TokenKey($0.content) })
         vocabSize = max(model.size, Int(addedTokens.map(\.id).max() ?? -1) + 1)
     }
 
@@ -88,11 +88,12 @@ public final class Tokenizer: @unchecked Sendable {
     private func encodeWords(_ text: String, atOrigin: Bool, into ids: inout [Int32]) {
         let start = [PreTokenSplit(text: text, atOrigin: atOrigin)]
         for word in preTokenizer?.apply(start) ?? start where !word.text.isEmpty {
-            if let cached = cache[word.text] {
+            let key = TokenKey(word.text)
+            if let cached = cache[key] {
                 ids.append(contentsOf: cached)
             } else {
                 let wordIds = model.tokenize(word.text)
-                cache[word.text] = wordIds
+                cache[key] = wordIds
                 ids.append(contentsOf: wordIds)
             }
         }
@@ -106,7 +107,7 @@ public final class Tokenizer: @unchecked Sendable {
         tokens.reserveCapacity(ids.count)
         for id in ids {
             guard let token = token(of: id) else { continue }
-            if skipSpecial, specialContents.contains(token) { continue }
+            if skipSpecial, specialContents.contains(TokenKey(token)) { continue }
             tokens.append(token)
         }
         guard let decoder else { return tokens.joined(separator: " ") }
@@ -115,7 +116,7 @@ public final class Tokenizer: @unchecked Sendable {
 
     /// The id of a token string (added tokens first, then the model vocabulary).
     public func id(of token: String) -> Int32? {
-        addedByContent[token]?.id ?? model.tokenToId[token]
+        addedByContent[TokenKey(token)]?.id ?? model.tokenToId[TokenKey(token)]
     }
 
     /// The token string of an id (added tokens first, then the model vocabulary).
@@ -133,15 +134,13 @@ public final class Tokenizer: @unchecked Sendable {
         guard type == "BPE" else {
             throw node.error("unsupported model type \"\(type)\" (supported: BPE)")
         }
-        let vocabNode = try node.required("vocab")
-        var vocab: [String: Int32] = [:]
-        let entries = try vocabNode.object()
+        let entries = try node.required("vocab").members()
+        var vocab: [TokenKey: Int32] = [:]
         vocab.reserveCapacity(entries.count)
         for (token, value) in entries {
-            guard let id = value as? Int, id >= 0, id <= Int(Int32.max) else {
-                throw vocabNode.error("token \"\(token)\" has no valid id")
-            }
-            vocab[token] = Int32(id)
+            let id = try value.int()
+            guard id >= 0, id <= Int(Int32.max) else { throw value.error("id \(id) is out of range") }
+            vocab[TokenKey(token)] = Int32(id)
         }
         return try BPEModel(
             vocab: vocab, merges: try loadMerges(try node.optional("merges")),
@@ -158,10 +157,12 @@ public final class Tokenizer: @unchecked Sendable {
     private static func loadMerges(_ node: TokenizerJSONNode?) throws -> [(String, String)] {
         guard let node else { return [] }
         return try node.array().map { entry in
-            if let line = entry.value as? String {
-                let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+            if case .string(let line) = entry.value {
+                // Split on the space byte: a Character-level split would treat " " followed by a
+                // combining mark as one character.
+                let parts = line.utf8.split(separator: 0x20, omittingEmptySubsequences: false)
                 guard parts.count == 2 else { throw entry.error("expected \"left right\", got \"\(line)\"") }
-                return (String(parts[0]), String(parts[1]))
+                return (String(decoding: parts[0], as: UTF8.self), String(decoding: parts[1], as: UTF8.self))
             }
             let pair = try entry.array()
             guard pair.count == 2 else { throw entry.error("expected a pair of tokens") }
@@ -172,20 +173,20 @@ public final class Tokenizer: @unchecked Sendable {
 
 /// The per-word id cache of a tokenizer, safe to use from several threads.
 final class TokenizerWordCache: @unchecked Sendable {
-    private var words: [String: [Int32]] = [:]
+    private var words: [TokenKey: [Int32]] = [:]
     private let lock = NSLock()
     /// Words longer than this (in UTF-8 bytes) are not cached; the cache is emptied when full.
     private let maxWordBytes = 256
     private let capacity = 200_000
 
-    subscript(word: String) -> [Int32]? {
+    subscript(word: TokenKey) -> [Int32]? {
         get {
             lock.lock()
             defer { lock.unlock() }
             return words[word]
         }
         set {
-            guard let newValue, word.utf8.count <= maxWordBytes else { return }
+            guard let newValue, word.text.utf8.count <= maxWordBytes else { return }
             lock.lock()
             defer { lock.unlock() }
             if words.count >= capacity { words.removeAll(keepingCapacity: true) }

@@ -3,41 +3,40 @@ import Foundation
 /// A read-only view of one value inside a parsed tokenizer.json, with its JSON path, so that
 /// every schema error names the file and the field (`model.merges[3]`).
 struct TokenizerJSONNode {
-    let value: Any
+    let value: TokenizerJSONValue
     let path: String
     let file: String
 
-    /// Parses `data` as JSON; syntax errors name the file and keep Foundation's position hint.
     static func parse(_ data: Data, file: String) throws -> TokenizerJSONNode {
-        do {
-            let value = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
-            return TokenizerJSONNode(value: value, path: "", file: file)
-        } catch {
-            let ns = error as NSError
-            let detail = (ns.userInfo[NSDebugDescriptionErrorKey] as? String) ?? ns.localizedDescription
-            throw TokenizerError(file: file, "not valid JSON (\(detail))")
-        }
+        TokenizerJSONNode(value: try TokenizerJSONParser.parse(data, file: file), path: "", file: file)
     }
 
     func error(_ message: String) -> TokenizerError {
         TokenizerError(file: file, path.isEmpty ? message : "field '\(path)': \(message)")
     }
 
-    var isNull: Bool { value is NSNull }
+    var isNull: Bool {
+        if case .null = value { return true }
+        return false
+    }
 
     private func childPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
     // MARK: - Objects
 
-    func object() throws -> [String: Any] {
-        guard let dict = value as? [String: Any] else { throw error("expected an object") }
-        return dict
+    /// The members in file order (keys compared byte for byte, never merged).
+    func members() throws -> [(key: String, value: TokenizerJSONNode)] {
+        guard case .object(let members) = value else { throw error("expected an object") }
+        return members.map { ($0.key, TokenizerJSONNode(value: $0.value, path: childPath($0.key), file: file)) }
     }
 
     /// The member `key`, or nil when it is absent or null.
     func optional(_ key: String) throws -> TokenizerJSONNode? {
-        guard let member = try object()[key], !(member is NSNull) else { return nil }
-        return TokenizerJSONNode(value: member, path: childPath(key), file: file)
+        guard case .object(let members) = value else { throw error("expected an object") }
+        let target = Array(key.utf8)
+        guard let member = members.first(where: { $0.key.utf8.elementsEqual(target) }) else { return nil }
+        if case .null = member.value { return nil }
+        return TokenizerJSONNode(value: member.value, path: childPath(key), file: file)
     }
 
     func required(_ key: String) throws -> TokenizerJSONNode {
@@ -61,25 +60,24 @@ struct TokenizerJSONNode {
     // MARK: - Scalars and arrays
 
     func string() throws -> String {
-        guard let s = value as? String else { throw error("expected a string") }
+        guard case .string(let s) = value else { throw error("expected a string") }
         return s
     }
 
     func bool() throws -> Bool {
-        guard let b = value as? Bool, !(value is String) else { throw error("expected true or false") }
+        guard case .bool(let b) = value else { throw error("expected true or false") }
         return b
     }
 
     func int() throws -> Int {
-        if let n = value as? NSNumber {
-            let d = n.doubleValue
-            if d == d.rounded(), abs(d) < 9e15 { return Int(d) }
+        guard case .number(let d) = value, d == d.rounded(), abs(d) < 9e15 else {
+            throw error("expected an integer")
         }
-        throw error("expected an integer")
+        return Int(d)
     }
 
     func array() throws -> [TokenizerJSONNode] {
-        guard let items = value as? [Any] else { throw error("expected an array") }
+        guard case .array(let items) = value else { throw error("expected an array") }
         return items.enumerated().map { i, item in
             TokenizerJSONNode(value: item, path: "\(path)[\(i)]", file: file)
         }
