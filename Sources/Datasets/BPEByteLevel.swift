@@ -4,7 +4,7 @@
 /// covering all of UTF-8: the bytes `!`…`~`, `¡`…`¬` and `®`…`ÿ` map to themselves, and the other
 /// 68 bytes (controls, space, DEL, NBSP, soft hyphen, …) map in increasing order to U+0100, U+0101, …
 /// (so the space 0x20 becomes `Ġ` U+0120 and the newline 0x0A becomes `Ċ` U+010A).
-enum ByteLevel {
+enum BPEByteLevel {
     /// `byteToScalar[b]` is the character that stands for byte `b`.
     static let byteToScalar: [Unicode.Scalar] = {
         var table = [Unicode.Scalar](repeating: " ", count: 256)

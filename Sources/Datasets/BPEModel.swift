@@ -8,7 +8,7 @@ import Foundation
 /// `fuseUnknown`), else it is dropped. Then the adjacent pair of lowest merge rank is merged,
 /// leftmost first among equal ranks, until no pair has a rank.
 final class BPEModel {
-    let tokenToId: [TokenKey: Int32]
+    let tokenToId: [BPETokenKey: Int32]
     /// `idToToken[id]`, nil for ids the vocabulary does not use.
     let idToToken: [String?]
     /// Merge table keyed by `pairKey(left, right)`.
@@ -26,7 +26,7 @@ final class BPEModel {
     /// The vocabulary size of the model alone (largest id + 1).
     var size: Int { idToToken.count }
 
-    init(vocab: [TokenKey: Int32], merges pairs: [(String, String)], unknownToken: String?,
+    init(vocab: [BPETokenKey: Int32], merges pairs: [(String, String)], unknownToken: String?,
          fuseUnknown: Bool, byteFallback: Bool, ignoreMerges: Bool,
          continuingSubwordPrefix: String?, endOfWordSuffix: String?, file: String) throws {
         tokenToId = vocab
@@ -43,7 +43,7 @@ final class BPEModel {
         }
         scalarIds = single
         if let unk = unknownToken {
-            guard let id = vocab[TokenKey(unk)] else {
+            guard let id = vocab[BPETokenKey(unk)] else {
                 throw TokenizerError(file: file, "field 'model.unk_token': \"\(unk)\" is not in the vocabulary")
             }
             unknownId = id
@@ -57,16 +57,16 @@ final class BPEModel {
         self.endOfWordSuffix = endOfWordSuffix
     }
 
-    private static func mergeTable(_ pairs: [(String, String)], vocab: [TokenKey: Int32],
+    private static func mergeTable(_ pairs: [(String, String)], vocab: [BPETokenKey: Int32],
                                    file: String) throws -> [UInt64: (rank: Int32, merged: Int32)] {
         var table: [UInt64: (rank: Int32, merged: Int32)] = [:]
         table.reserveCapacity(pairs.count)
         for (rank, (left, right)) in pairs.enumerated() {
-            guard let a = vocab[TokenKey(left)], let b = vocab[TokenKey(right)] else {
-                let missing = vocab[TokenKey(left)] == nil ? left : right
+            guard let a = vocab[BPETokenKey(left)], let b = vocab[BPETokenKey(right)] else {
+                let missing = vocab[BPETokenKey(left)] == nil ? left : right
                 throw TokenizerError(file: file, "field 'model.merges[\(rank)]': token \"\(missing)\" is not in the vocabulary")
             }
-            guard let merged = vocab[TokenKey(left + right)] else {
+            guard let merged = vocab[BPETokenKey(left + right)] else {
                 throw TokenizerError(file: file, "field 'model.merges[\(rank)]': merged token \"\(left + right)\" is not in the vocabulary")
             }
             // A repeated pair keeps its first (lowest) rank, as a map insert in rank order would not;
@@ -77,8 +77,8 @@ final class BPEModel {
     }
 
     /// `<0x00>`…`<0xFF>` ids; a character falls back to bytes only when all of its bytes have one.
-    private static func byteTokenIds(_ vocab: [TokenKey: Int32]) -> [Int32?] {
-        (0..<256).map { b in vocab[TokenKey(String(format: "<0x%02X>", b))] }
+    private static func byteTokenIds(_ vocab: [BPETokenKey: Int32]) -> [Int32?] {
+        (0..<256).map { b in vocab[BPETokenKey(String(format: "<0x%02X>", b))] }
     }
 
     @inline(__always)
@@ -95,7 +95,7 @@ final class BPEModel {
 
     /// The ids of one pre-token word.
     func tokenize(_ word: String) -> [Int32] {
-        if ignoreMerges, let id = tokenToId[TokenKey(word)] { return [id] }
+        if ignoreMerges, let id = tokenToId[BPETokenKey(word)] { return [id] }
         var symbols = initialSymbols(word)
         mergeAll(&symbols)
         return symbols
@@ -135,7 +135,7 @@ final class BPEModel {
         let prefix = first ? nil : continuingSubwordPrefix
         let suffix = last ? endOfWordSuffix : nil
         if prefix == nil, suffix == nil { return scalarIds[scalar.value] }
-        return tokenToId[TokenKey((prefix ?? "") + String(scalar) + (suffix ?? ""))]
+        return tokenToId[BPETokenKey((prefix ?? "") + String(scalar) + (suffix ?? ""))]
     }
 
     /// Merges pairs in rank order. A min-heap holds candidate merges keyed (rank, left position);
@@ -146,7 +146,7 @@ final class BPEModel {
         var next = [Int](1...n)          // next[i] == n: no right neighbour
         var prev = [Int](-1..<(n - 1))   // prev[i] == -1: no left neighbour
         var alive = [Bool](repeating: true, count: n)
-        var heap = MinHeap()
+        var heap = BPEMergeHeap()
         for i in 0..<(n - 1) { push(&heap, ids, i, i + 1) }
         while let entry = heap.pop() {
             let rank = Int32(truncatingIfNeeded: entry >> 32)
@@ -169,7 +169,7 @@ final class BPEModel {
     }
 
     @inline(__always)
-    private func push(_ heap: inout MinHeap, _ ids: [Int32], _ i: Int, _ j: Int) {
+    private func push(_ heap: inout BPEMergeHeap, _ ids: [Int32], _ i: Int, _ j: Int) {
         if let merge = merges[Self.pairKey(ids[i], ids[j])] {
             heap.push((UInt64(UInt32(merge.rank)) << 32) | UInt64(UInt32(i)))
         }
@@ -177,7 +177,7 @@ final class BPEModel {
 }
 
 /// A binary min-heap of packed UInt64 keys.
-struct MinHeap {
+struct BPEMergeHeap {
     private var items: [UInt64] = []
 
     var isEmpty: Bool { items.isEmpty }

@@ -38,7 +38,7 @@ indirect enum PreTokenizer {
                 if addPrefixSpace, text.unicodeScalars.first != " " { text = " " + text }
                 let pieces = useRegex ? SplitPattern.gpt2.split(text) : [text]
                 return pieces.enumerated().map { k, piece in
-                    PreTokenSplit(text: ByteLevel.encode(piece), atOrigin: split.atOrigin && k == 0)
+                    PreTokenSplit(text: BPEByteLevel.encode(piece), atOrigin: split.atOrigin && k == 0)
                 }
             }
         case .metaspace(let replacement, let scheme, let split):

@@ -68,16 +68,16 @@ enum SplitPattern: Equatable {
     private static func llamaFamilyMatch(_ s: [Unicode.Scalar], _ i: Int, maxDigits: Int) -> Int {
         let n = s.count
         if let end = contraction(s, i, caseInsensitive: true) { return end }
-        let c = ScalarClass(s[i])
+        let c = PreTokenScalarClass(s[i])
         // [^\r\n\p{L}\p{N}]?\p{L}+ — the optional prefix is tried first (greedy).
-        if c != .letter, c != .number, !isLineBreak(s[i]), i + 1 < n, ScalarClass(s[i + 1]) == .letter {
+        if c != .letter, c != .number, !isLineBreak(s[i]), i + 1 < n, PreTokenScalarClass(s[i + 1]) == .letter {
             return run(s, from: i + 1, of: .letter)
         }
         if c == .letter { return run(s, from: i, of: .letter) }
         // \p{N} or \p{N}{1,3}
         if c == .number {
             var j = i + 1
-            while j < n, j - i < maxDigits, ScalarClass(s[j]) == .number { j += 1 }
+            while j < n, j - i < maxDigits, PreTokenScalarClass(s[j]) == .number { j += 1 }
             return j
         }
         // ` ?[^\s\p{L}\p{N}]+[\r\n]*`
@@ -105,9 +105,9 @@ enum SplitPattern: Equatable {
         if let end = contraction(s, i, caseInsensitive: false) { return end }
         // ` ?\p{L}+`, ` ?\p{N}+`: an optional single space (U+0020) before the run.
         let hasSpace = s[i] == " " && i + 1 < n
-        for cls in [ScalarClass.letter, .number] {
-            if hasSpace, ScalarClass(s[i + 1]) == cls { return run(s, from: i + 1, of: cls) }
-            if ScalarClass(s[i]) == cls { return run(s, from: i, of: cls) }
+        for cls in [PreTokenScalarClass.letter, .number] {
+            if hasSpace, PreTokenScalarClass(s[i + 1]) == cls { return run(s, from: i + 1, of: cls) }
+            if PreTokenScalarClass(s[i]) == cls { return run(s, from: i, of: cls) }
         }
         if let end = punctuationRun(s, i) { return end }
         let runEnd = run(s, from: i, of: .space)
@@ -139,8 +139,8 @@ enum SplitPattern: Equatable {
     /// ` ?[^\s\p{L}\p{N}]+`: end of the match at `i`, or nil.
     private static func punctuationRun(_ s: [Unicode.Scalar], _ i: Int) -> Int? {
         var j = i
-        if s[i] == " ", i + 1 < s.count, ScalarClass(s[i + 1]) == .other { j = i + 1 }
-        guard ScalarClass(s[j]) == .other else { return nil }
+        if s[i] == " ", i + 1 < s.count, PreTokenScalarClass(s[i + 1]) == .other { j = i + 1 }
+        guard PreTokenScalarClass(s[j]) == .other else { return nil }
         return run(s, from: j, of: .other)
     }
 
@@ -153,9 +153,9 @@ enum SplitPattern: Equatable {
         return runEnd
     }
 
-    private static func run(_ s: [Unicode.Scalar], from i: Int, of cls: ScalarClass) -> Int {
+    private static func run(_ s: [Unicode.Scalar], from i: Int, of cls: PreTokenScalarClass) -> Int {
         var j = i
-        while j < s.count, ScalarClass(s[j]) == cls { j += 1 }
+        while j < s.count, PreTokenScalarClass(s[j]) == cls { j += 1 }
         return j
     }
 
@@ -164,19 +164,19 @@ enum SplitPattern: Equatable {
 }
 
 /// The four classes the split patterns distinguish: `\p{L}`, `\p{N}`, `\s` and everything else.
-enum ScalarClass: UInt8 {
+enum PreTokenScalarClass: UInt8 {
     case letter, number, space, other
 
-    private static let ascii: [ScalarClass] = (0..<128).map { v in
+    private static let ascii: [PreTokenScalarClass] = (0..<128).map { v in
         classifySlow(Unicode.Scalar(UInt8(v)))
     }
 
     @inline(__always)
     init(_ c: Unicode.Scalar) {
-        self = c.value < 128 ? ScalarClass.ascii[Int(c.value)] : ScalarClass.classifySlow(c)
+        self = c.value < 128 ? PreTokenScalarClass.ascii[Int(c.value)] : PreTokenScalarClass.classifySlow(c)
     }
 
-    private static func classifySlow(_ c: Unicode.Scalar) -> ScalarClass {
+    private static func classifySlow(_ c: Unicode.Scalar) -> PreTokenScalarClass {
         switch c.properties.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter:
             return .letter

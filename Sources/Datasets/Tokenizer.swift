@@ -26,8 +26,8 @@ public final class Tokenizer: @unchecked Sendable {
     private let rawMatcher: AddedTokenMatcher
     private let normalizedMatcher: AddedTokenMatcher
     private let addedById: [Int32: AddedToken]
-    private let addedByContent: [TokenKey: AddedToken]
-    private let specialContents: Set<TokenKey>
+    private let addedByContent: [BPETokenKey: AddedToken]
+    private let specialContents: Set<BPETokenKey>
     private let cache = TokenizerWordCache()
 
     /// Loads `path`; errors name the file and the problem (missing file, bad JSON, schema field,
@@ -58,8 +58,8 @@ public final class Tokenizer: @unchecked Sendable {
         rawMatcher = AddedTokenMatcher(addedTokens.filter { !$0.normalized })
         normalizedMatcher = AddedTokenMatcher(addedTokens.filter { $0.normalized })
         addedById = Dictionary(addedTokens.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-        addedByContent = Dictionary(addedTokens.map { (TokenKey($0.content), $0) }, uniquingKeysWith: { first, _ in first })
-        specialContents = Set(addedTokens.filter(\.special).map { TokenKey($0.content) })
+        addedByContent = Dictionary(addedTokens.map { (BPETokenKey($0.content), $0) }, uniquingKeysWith: { first, _ in first })
+        specialContents = Set(addedTokens.filter(\.special).map { BPETokenKey($0.content) })
         vocabSize = max(model.size, Int(addedTokens.map(\.id).max() ?? -1) + 1)
     }
 
@@ -68,27 +68,36 @@ public final class Tokenizer: @unchecked Sendable {
     /// The ids of `text`, without any special tokens added (no BOS/EOS).
     public func encode(_ text: String) -> [Int32] {
         var ids: [Int32] = []
-        for piece in rawMatcher.split(text, atOrigin: true) {
+        for piece in splitAddedTokens(text) {
             switch piece {
-            case .token(let id):
-                ids.append(id)
-            case .text(let raw, let atOrigin):
-                let normalized = normalizer?.apply(raw) ?? raw
-                for inner in normalizedMatcher.split(normalized, atOrigin: atOrigin) {
-                    switch inner {
-                    case .token(let id): ids.append(id)
-                    case .text(let text, let origin): encodeWords(text, atOrigin: origin, into: &ids)
-                    }
-                }
+            case .token(let id, _): ids.append(id)
+            case .text(let raw, let atOrigin, _): encodeSegment(raw, atOrigin: atOrigin, into: &ids)
             }
         }
         return ids
     }
 
+    /// The input cut at the added tokens matched on raw text (the first step of `encode`).
+    func splitAddedTokens(_ text: String) -> [AddedTokenPiece] {
+        rawMatcher.split(text, atOrigin: true)
+    }
+
+    /// Encodes text that holds no raw-matched added token: normalizer, normalized added tokens,
+    /// pre-tokenizer, BPE.
+    func encodeSegment(_ raw: String, atOrigin: Bool, into ids: inout [Int32]) {
+        let normalized = normalizer?.apply(raw) ?? raw
+        for inner in normalizedMatcher.split(normalized, atOrigin: atOrigin) {
+            switch inner {
+            case .token(let id, _): ids.append(id)
+            case .text(let text, let origin, _): encodeWords(text, atOrigin: origin, into: &ids)
+            }
+        }
+    }
+
     private func encodeWords(_ text: String, atOrigin: Bool, into ids: inout [Int32]) {
         let start = [PreTokenSplit(text: text, atOrigin: atOrigin)]
         for word in preTokenizer?.apply(start) ?? start where !word.text.isEmpty {
-            let key = TokenKey(word.text)
+            let key = BPETokenKey(word.text)
             if let cached = cache[key] {
                 ids.append(contentsOf: cached)
             } else {
@@ -107,7 +116,7 @@ public final class Tokenizer: @unchecked Sendable {
         tokens.reserveCapacity(ids.count)
         for id in ids {
             guard let token = token(of: id) else { continue }
-            if skipSpecial, specialContents.contains(TokenKey(token)) { continue }
+            if skipSpecial, specialContents.contains(BPETokenKey(token)) { continue }
             tokens.append(token)
         }
         guard let decoder else { return tokens.joined(separator: " ") }
@@ -116,7 +125,7 @@ public final class Tokenizer: @unchecked Sendable {
 
     /// The id of a token string (added tokens first, then the model vocabulary).
     public func id(of token: String) -> Int32? {
-        addedByContent[TokenKey(token)]?.id ?? model.tokenToId[TokenKey(token)]
+        addedByContent[BPETokenKey(token)]?.id ?? model.tokenToId[BPETokenKey(token)]
     }
 
     /// The token string of an id (added tokens first, then the model vocabulary).
@@ -135,12 +144,12 @@ public final class Tokenizer: @unchecked Sendable {
             throw node.error("unsupported model type \"\(type)\" (supported: BPE)")
         }
         let entries = try node.required("vocab").members()
-        var vocab: [TokenKey: Int32] = [:]
+        var vocab: [BPETokenKey: Int32] = [:]
         vocab.reserveCapacity(entries.count)
         for (token, value) in entries {
             let id = try value.int()
             guard id >= 0, id <= Int(Int32.max) else { throw value.error("id \(id) is out of range") }
-            vocab[TokenKey(token)] = Int32(id)
+            vocab[BPETokenKey(token)] = Int32(id)
         }
         return try BPEModel(
             vocab: vocab, merges: try loadMerges(try node.optional("merges")),
@@ -173,13 +182,13 @@ public final class Tokenizer: @unchecked Sendable {
 
 /// The per-word id cache of a tokenizer, safe to use from several threads.
 final class TokenizerWordCache: @unchecked Sendable {
-    private var words: [TokenKey: [Int32]] = [:]
+    private var words: [BPETokenKey: [Int32]] = [:]
     private let lock = NSLock()
     /// Words longer than this (in UTF-8 bytes) are not cached; the cache is emptied when full.
     private let maxWordBytes = 256
     private let capacity = 200_000
 
-    subscript(word: TokenKey) -> [Int32]? {
+    subscript(word: BPETokenKey) -> [Int32]? {
         get {
             lock.lock()
             defer { lock.unlock() }

@@ -10,11 +10,11 @@ public struct AddedToken: Equatable {
     public let rstrip: Bool
 }
 
-/// A piece of input after the added tokens have been cut out.
+/// A piece of input after the added tokens have been cut out, with its UTF-8 byte range.
 enum AddedTokenPiece {
-    case token(Int32)
+    case token(Int32, Range<Int>)
     /// Text between added tokens; `atOrigin` when it starts at offset 0 of the input.
-    case text(String, atOrigin: Bool)
+    case text(String, atOrigin: Bool, Range<Int>)
 }
 
 /// Finds added tokens in text: leftmost match first, the longest token among those starting there
@@ -60,7 +60,7 @@ struct AddedTokenMatcher {
 
     /// Cuts `text` at the added tokens. `atOrigin` says whether `text` itself starts the input.
     func split(_ text: String, atOrigin: Bool) -> [AddedTokenPiece] {
-        guard !isEmpty else { return text.isEmpty ? [] : [.text(text, atOrigin: atOrigin)] }
+        guard !isEmpty else { return text.isEmpty ? [] : [.text(text, atOrigin: atOrigin, 0..<text.utf8.count)] }
         let bytes = Array(text.utf8)
         var pieces: [AddedTokenPiece] = []
         var textStart = 0
@@ -75,14 +75,16 @@ struct AddedTokenMatcher {
             if token.lstrip { start = max(textStart, whitespaceRunStart(bytes, before: start)) }
             if token.rstrip { stop = whitespaceRunEnd(bytes, after: stop) }
             if textStart < start {
-                pieces.append(.text(Self.string(bytes[textStart..<start]), atOrigin: atOrigin && textStart == 0))
+                pieces.append(.text(Self.string(bytes[textStart..<start]), atOrigin: atOrigin && textStart == 0,
+                                    textStart..<start))
             }
-            pieces.append(.token(token.id))
+            pieces.append(.token(token.id, start..<stop))
             textStart = stop
             i = stop
         }
         if textStart < bytes.count {
-            pieces.append(.text(Self.string(bytes[textStart...]), atOrigin: atOrigin && textStart == 0))
+            pieces.append(.text(Self.string(bytes[textStart...]), atOrigin: atOrigin && textStart == 0,
+                                textStart..<bytes.count))
         }
         return pieces
     }

@@ -45,7 +45,7 @@ indirect enum TokenizerDecoder {
         for token in tokens {
             // A token with characters outside the byte map (an added token such as "<用户>")
             // contributes its own UTF-8 bytes.
-            bytes.append(contentsOf: ByteLevel.bytes(of: token) ?? Array(token.utf8))
+            bytes.append(contentsOf: BPEByteLevel.bytes(of: token) ?? Array(token.utf8))
         }
         return String(decoding: bytes, as: UTF8.self)
     }
