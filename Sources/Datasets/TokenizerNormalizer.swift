@@ -16,10 +16,12 @@ indirect enum TokenizerNormalizer {
     func apply(_ text: String) -> String {
         switch self {
         case .sequence(let steps): return steps.reduce(text) { $1.apply($0) }
-        case .nfc: return text.precomposedStringWithCanonicalMapping
-        case .nfd: return text.decomposedStringWithCanonicalMapping
-        case .nfkc: return text.precomposedStringWithCompatibilityMapping
-        case .nfkd: return text.decomposedStringWithCompatibilityMapping
+        // ASCII text is already in every normalization form; skipping Foundation there is the
+        // common case for captions and code.
+        case .nfc: return Self.isASCII(text) ? text : text.precomposedStringWithCanonicalMapping
+        case .nfd: return Self.isASCII(text) ? text : text.decomposedStringWithCanonicalMapping
+        case .nfkc: return Self.isASCII(text) ? text : text.precomposedStringWithCompatibilityMapping
+        case .nfkd: return Self.isASCII(text) ? text : text.decomposedStringWithCompatibilityMapping
         case .lowercase:
             var view = String.UnicodeScalarView()
             for c in text.unicodeScalars { view.append(contentsOf: c.properties.lowercaseMapping.unicodeScalars) }
@@ -29,6 +31,8 @@ indirect enum TokenizerNormalizer {
         case .strip(let left, let right): return strip(text, left: left, right: right)
         }
     }
+
+    private static func isASCII(_ text: String) -> Bool { text.utf8.allSatisfy { $0 < 0x80 } }
 
     /// Literal, scalar-by-scalar replacement (no canonical-equivalence matching).
     private func replaceLiteral(_ text: String, _ pattern: String, _ content: String) -> String {
