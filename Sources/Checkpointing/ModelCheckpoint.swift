@@ -13,7 +13,7 @@ public enum ModelCheckpoint {
 /// Writes every parameter of `model` under `/model/` and `config` (JSON) at `/config`.
 public func saveModel<C: Encodable>(_ model: Module, config: C, to file: HDF5File) throws {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     try saveModel(model, configJSON: String(decoding: try encoder.encode(config), as: UTF8.self), to: file)
 }
 

@@ -187,7 +187,7 @@ public struct MiniCPMVConfig: Codable, Equatable {
     /// Our layout as pretty, key-sorted JSON.
     public func jsonString() throws -> String {
         let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try e.encode(self), as: UTF8.self)
     }
 

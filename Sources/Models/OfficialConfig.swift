@@ -10,7 +10,7 @@ extension MiniCPMVConfig {
     /// `resampler` and `special_token_ids` so that it decodes back exactly.
     public func officialJSON() throws -> String {
         let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try e.encode(OfficialLayout(config: self)), as: UTF8.self)
     }
 
