@@ -26,7 +26,7 @@ let package = Package(
 
         .target(name: "Autograd", dependencies: ["COpenBLAS"], swiftSettings: fast),
         .target(name: "NN", dependencies: ["Autograd"], swiftSettings: fast),
-        .target(name: "Models", dependencies: ["NN", "Autograd"], swiftSettings: fast),
+        .target(name: "Models", dependencies: ["NN", "Autograd", "Yams"], swiftSettings: fast),
         .target(name: "Datasets", dependencies: ["Autograd", "CStb", "CZstd"], swiftSettings: fast),
         .target(name: "Optimizers", dependencies: ["Autograd", "NN"], swiftSettings: fast),
         .target(name: "Checkpointing", dependencies: ["Autograd", "NN", "CHDF5"], swiftSettings: fast),

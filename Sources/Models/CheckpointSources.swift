@@ -1,4 +1,5 @@
 import Foundation
+import Yams
 
 /// What a list of checkpoint directories holds, and the model config they imply.
 ///
@@ -100,16 +101,35 @@ extension MiniCPMVConfig {
     /// working directory of `trainer`).
     public static let presetDirectory = "Recipes/models"
 
-    /// A named preset (`tiny`, `small`, `minicpm-v-2`, `minicpm-llama3-v-2_5`,
-    /// `minicpm-v-2_6`) from `directory`, or a config file when `name` is a path.
+    /// A named preset (`micro`, `tiny`, `small`, `minicpm-v-2`, `minicpm-llama3-v-2_5`,
+    /// `minicpm-v-2_6`) from `directory`, or a config file (YAML or JSON) when `name` is a path.
     public static func preset(_ name: String, directory: String = presetDirectory) throws -> MiniCPMVConfig {
-        if name.hasSuffix(".json") || name.contains("/") { return try load(from: URL(fileURLWithPath: name)) }
-        let url = URL(fileURLWithPath: directory).appendingPathComponent(name + ".json")
+        let isPath = name.contains("/") || [".json", ".yaml", ".yml"].contains { name.hasSuffix($0) }
+        let url = isPath ? URL(fileURLWithPath: name)
+            : URL(fileURLWithPath: directory).appendingPathComponent(name + ".yaml")
         guard FileManager.default.fileExists(atPath: url.path) else {
+            if isPath { throw ConfigError(file: url.path, "model config file not found") }
             let known = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
-                .filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted()
+                .filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) }.sorted()
             throw ConfigError(file: url.path, "no model preset named '\(name)' (known: \(known.joined(separator: ", ")))")
         }
-        return try load(from: url)
+        if url.pathExtension == "json" { return try load(from: url) }
+        return try loadYAML(from: url)
+    }
+
+    /// A config written as YAML with the same keys as config.json.
+    public static func loadYAML(from url: URL) throws -> MiniCPMVConfig {
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else {
+            throw ConfigError(file: url.path, "cannot read the model config")
+        }
+        let object: Any?
+        do { object = try Yams.load(yaml: text) } catch {
+            throw ConfigError(file: url.path, "invalid YAML: \(error)")
+        }
+        guard let object, JSONSerialization.isValidJSONObject(object),
+              let data = try? JSONSerialization.data(withJSONObject: object) else {
+            throw ConfigError(file: url.path, "the model config must be a mapping of keys to values")
+        }
+        return try decode(json: String(decoding: data, as: UTF8.self), file: url.path)
     }
 }

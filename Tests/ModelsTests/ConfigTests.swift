@@ -7,8 +7,8 @@ final class ConfigTests: XCTestCase {
 
     func testEveryPresetDecodesAndRoundTrips() throws {
         let names = try FileManager.default.contentsOfDirectory(atPath: presetDirectory)
-            .filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted()
-        XCTAssertEqual(Set(names), ["tiny", "small", "minicpm-v-2", "minicpm-llama3-v-2_5", "minicpm-v-2_6"])
+            .filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) }.sorted()
+        XCTAssertEqual(Set(names), ["micro", "tiny", "small", "minicpm-v-2", "minicpm-llama3-v-2_5", "minicpm-v-2_6"])
         for name in names {
             let c = try MiniCPMVConfig.preset(name, directory: presetDirectory)
             XCTAssertEqual(try MiniCPMVConfig.decode(json: try c.jsonString()), c, name)
@@ -57,7 +57,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertThrowsError(try MiniCPMVConfig.decode(json: #"{"version": "2.6", "llm": {"model_type": "gpt2"}}"#)) {
             XCTAssertTrue("\($0)".contains("gpt2"))
         }
-        var c = try MiniCPMVConfig.preset("tiny", directory: presetDirectory)
+        var c = try MiniCPMVConfig.preset("micro", directory: presetDirectory)
         c.resampler.kvDim = 7
         XCTAssertThrowsError(try MiniCPMVConfig.decode(json: try c.jsonString())) {
             XCTAssertTrue("\($0)".contains("kv_dim"))

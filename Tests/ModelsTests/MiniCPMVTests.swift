@@ -5,7 +5,7 @@ import Models
 
 final class MiniCPMVTests: XCTestCase {
     static func tinyConfig() throws -> MiniCPMVConfig {
-        try MiniCPMVConfig.preset("tiny", directory: Reference.packageRoot.appendingPathComponent("Recipes/models").path)
+        try MiniCPMVConfig.preset("micro", directory: Reference.packageRoot.appendingPathComponent("Recipes/models").path)
     }
 
     /// A row with one 2×3-patch image (Q placeholder tokens at `start`).
