@@ -100,7 +100,7 @@ public enum BitmapFont {
     public static func height(scale: Int) -> Int { glyphHeight * scale }
 }
 
-extension SyntheticCanvas {
+extension RGBImage {
     /// Prints `text` with its top-left corner at (x, y), each font pixel a
     /// `scale`×`scale` block. Characters without a glyph are left blank.
     mutating func drawText(_ text: String, x: Int, y: Int, scale: Int, color: (UInt8, UInt8, UInt8)) {
@@ -109,7 +109,7 @@ extension SyntheticCanvas {
             for row in 0..<BitmapFont.glyphHeight {
                 for column in 0..<BitmapFont.glyphWidth
                 where BitmapFont.ink(c, column: column, row: row) == true {
-                    fillRect(x: left + column * scale, y: y + row * scale,
+                    drawRect(x: left + column * scale, y: y + row * scale,
                              width: scale, height: scale, color: color)
                 }
             }

@@ -43,7 +43,7 @@ struct SyntheticRecords {
             turns = [(SyntheticPreference.documentQuestion, SyntheticLanguage.documentDescription(truth))]
         }
         let followUps = SyntheticQuestions.questions(truth, count: 3, rng: &rng)
-            .filter { $0.longAnswer != turns[0].1 }.prefix(2)
+            .filter { !turns[0].1.contains($0.longAnswer) }.prefix(2)
         turns += followUps.map { ($0.question, $0.longAnswer) }
         return conversation(id: "\(truth.id)-chat", image: .string(truth.image), turns: turns)
     }

@@ -42,6 +42,14 @@ public struct SyntheticImageTruth: Codable, Equatable, Sendable {
     /// Documents: image pixels per font pixel.
     public var fontScale: Int?
 
+    public init(id: String, image: String, kind: SyntheticImageKind, size: [Int], split: String,
+                background: SyntheticBackground, objects: [SyntheticObject]? = nil, lines: [String]? = nil,
+                lineBoxes: [[Int]]? = nil, fontScale: Int? = nil) {
+        self.id = id; self.image = image; self.kind = kind; self.size = size; self.split = split
+        self.background = background; self.objects = objects; self.lines = lines
+        self.lineBoxes = lineBoxes; self.fontScale = fontScale
+    }
+
     enum CodingKeys: String, CodingKey {
         case id, image, kind, size, split, background, objects, lines
         case lineBoxes = "line_boxes", fontScale = "font_scale"
@@ -69,7 +77,7 @@ public enum SyntheticScene {
     /// A shapes image: 1–4 objects in distinct cells of the 3×3 grid, no two
     /// sharing both shape and colour, so every "the red circle" is unambiguous.
     public static func shapes(id: String, image: String, split: String, rng: inout RNG,
-                              noise: Int = 0) -> (SyntheticImageTruth, SyntheticCanvas) {
+                              noise: Int = 0) -> (SyntheticImageTruth, RGBImage) {
         let (w, h) = SyntheticLayout.shapesSize
         let background = SyntheticBackground.allCases[rng.below(SyntheticBackground.allCases.count)]
         let count = 1 + rng.below(4)
@@ -85,8 +93,9 @@ public enum SyntheticScene {
             objects.append(SyntheticObject(shape: shape, color: color, size: size,
                                            position: SyntheticPosition.allCases[cell]))
         }
-        var canvas = SyntheticCanvas(width: w, height: h, color: background.rgb)
-        canvas.addNoise(amplitude: noise, rng: &rng)
+        var canvas = RGBImage(width: w, height: h, fill: background.rgb)
+        var noiseRNG = rng.derived("noise")   // its own stream: the scene does not depend on the noise
+        canvas.addNoise(amplitude: noise, rng: &noiseRNG)
         for k in objects.indices {
             let o = objects[k]
             // Cell centre plus a jitter that keeps the shape inside its cell.
@@ -94,7 +103,7 @@ public enum SyntheticScene {
             let slack = Int(min(cellW, cellH) / 2) - o.size.radius - 2
             let cx = Int((Double(o.position.column) + 0.5) * cellW) + rng.below(2 * slack + 1) - slack
             let cy = Int((Double(o.position.row) + 0.5) * cellH) + rng.below(2 * slack + 1) - slack
-            objects[k].bbox = canvas.fill(o.shape, cx: cx, cy: cy, radius: o.size.radius, color: o.color.rgb)
+            objects[k].bbox = canvas.drawShape(o.shape, cx: cx, cy: cy, radius: o.size.radius, color: o.color.rgb)
         }
         let truth = SyntheticImageTruth(id: id, image: image, kind: .shapes, size: [w, h], split: split,
                                         background: background, objects: objects)
@@ -104,7 +113,7 @@ public enum SyntheticScene {
     /// A wide document: 1–3 left-aligned lines of words and numbers in the
     /// bitmap font, too small to read once the whole page is shrunk to one tile.
     public static func document(id: String, image: String, split: String, rng: inout RNG,
-                                noise: Int = 0) -> (SyntheticImageTruth, SyntheticCanvas) {
+                                noise: Int = 0) -> (SyntheticImageTruth, RGBImage) {
         let (w, h) = SyntheticLayout.documentSize
         let scale = SyntheticLayout.fontScale
         let background: SyntheticBackground = rng.below(2) == 0 ? .white : .beige
@@ -115,8 +124,9 @@ public enum SyntheticScene {
         let widest = lines.map { BitmapFont.width(of: $0, scale: scale) }.max()!
         let x = 32 + rng.below(w - widest - 64 + 1)
         var y = 24 + rng.below(h - block - 48 + 1)
-        var canvas = SyntheticCanvas(width: w, height: h, color: background.rgb)
-        canvas.addNoise(amplitude: noise, rng: &rng)
+        var canvas = RGBImage(width: w, height: h, fill: background.rgb)
+        var noiseRNG = rng.derived("noise")   // its own stream: the scene does not depend on the noise
+        canvas.addNoise(amplitude: noise, rng: &noiseRNG)
         var boxes: [[Int]] = []
         for line in lines {
             canvas.drawText(line, x: x, y: y, scale: scale, color: SyntheticLayout.textColor)

@@ -54,7 +54,7 @@ public enum SyntheticWorld {
 
     /// Image `index` of `kind`, drawn from its own stream of `seed`.
     public static func image(_ kind: SyntheticImageKind, index: Int, total: Int, seed: UInt64,
-                             noise: Int = 0) -> (SyntheticImageTruth, SyntheticCanvas) {
+                             noise: Int = 0) -> (SyntheticImageTruth, RGBImage) {
         let id = id(kind, index, total: total)
         var rng = RNG(seed: seed).derived("\(kind.rawValue)/\(index)")
         let path = "images/\(id).png", split = split(index: index)
@@ -89,7 +89,7 @@ public enum SyntheticWorld {
         for (kind, total) in [(SyntheticImageKind.shapes, count), (.document, docs)] {
             for index in 0..<total {
                 let (truth, canvas) = image(kind, index: index, total: total, seed: seed, noise: noise)
-                try canvas.writePNG(to: folder.appendingPathComponent(truth.image))
+                try canvas.writePNG(to: folder.appendingPathComponent(truth.image).path)
                 var rng = textRNG(truth, seed: seed)
                 files.add(truth, SyntheticRecords.make(truth, rng: &rng))
                 if kind == .shapes {
@@ -101,8 +101,10 @@ public enum SyntheticWorld {
                 summary.heldoutImages += truth.split == "heldout" ? 1 : 0
             }
         }
-        for i in stride(from: 3, to: shapes.count - 1, by: imagePairEvery) where shapes[i].split == shapes[i + 1].split {
-            files.addPart2(SyntheticRecords.imagePair(id: "pair-\(shapes[i].id)", shapes[i], shapes[i + 1]),
+        // Each pair joins an image with the next one of the same split.
+        for i in stride(from: 3, to: shapes.count, by: imagePairEvery) {
+            guard let j = (i + 1..<shapes.count).first(where: { shapes[$0].split == shapes[i].split }) else { continue }
+            files.addPart2(SyntheticRecords.imagePair(id: "pair-\(shapes[i].id)", shapes[i], shapes[j]),
                            split: shapes[i].split)
         }
         summary.shapesImages = count

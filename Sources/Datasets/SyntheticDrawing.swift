@@ -1,39 +1,21 @@
 import Autograd
-import CStb
 import Foundation
 
-/// An 8-bit RGB pixel buffer (row-major, HWC) that synthetic images are drawn into.
-public struct SyntheticCanvas: Equatable, Sendable {
-    public let width: Int
-    public let height: Int
-    /// [H, W, 3] bytes.
-    public private(set) var pixels: [UInt8]
-
-    public init(width: Int, height: Int, color: (UInt8, UInt8, UInt8)) {
-        self.width = width
-        self.height = height
-        pixels = [UInt8](repeating: 0, count: width * height * 3)
-        fillRect(x: 0, y: 0, width: width, height: height, color: color)
-    }
-
-    /// The RGB value at (x, y).
-    public func pixel(x: Int, y: Int) -> (UInt8, UInt8, UInt8) {
-        let i = (y * width + x) * 3
-        return (pixels[i], pixels[i + 1], pixels[i + 2])
-    }
-
+/// Drawing primitives for the synthetic world, on the pipeline's own image type.
+extension RGBImage {
     mutating func setPixel(x: Int, y: Int, _ c: (UInt8, UInt8, UInt8)) {
         let i = (y * width + x) * 3
         pixels[i] = c.0; pixels[i + 1] = c.1; pixels[i + 2] = c.2
     }
 
-    /// Fills the rectangle, clipped to the canvas.
-    mutating func fillRect(x: Int, y: Int, width w: Int, height h: Int, color: (UInt8, UInt8, UInt8)) {
+    /// Fills the rectangle, clipped to the image.
+    mutating func drawRect(x: Int, y: Int, width w: Int, height h: Int, color: (UInt8, UInt8, UInt8)) {
         let x0 = max(x, 0), x1 = min(x + w, width), y0 = max(y, 0), y1 = min(y + h, height)
         guard x0 < x1, y0 < y1 else { return }
+        let stride = width
         pixels.withUnsafeMutableBufferPointer { p in
             for yy in y0..<y1 {
-                var i = (yy * width + x0) * 3
+                var i = (yy * stride + x0) * 3
                 for _ in x0..<x1 {
                     p[i] = color.0; p[i + 1] = color.1; p[i + 2] = color.2
                     i += 3
@@ -56,7 +38,7 @@ public struct SyntheticCanvas: Equatable, Sendable {
     /// Fills `shape` inscribed in the square of half-side `radius` around
     /// (cx, cy); returns the tight box of the filled pixels as
     /// [x0, y0, x1, y1] with x1, y1 exclusive.
-    mutating func fill(_ shape: SyntheticShape, cx: Int, cy: Int, radius: Int,
+    mutating func drawShape(_ shape: SyntheticShape, cx: Int, cy: Int, radius: Int,
                        color: (UInt8, UInt8, UInt8)) -> [Int] {
         var box = [Int.max, Int.max, Int.min, Int.min]
         let r = Double(radius)
@@ -64,7 +46,7 @@ public struct SyntheticCanvas: Equatable, Sendable {
             for x in max(cx - radius, 0)..<min(cx + radius + 1, width) {
                 // Sample at the pixel centre, relative to the shape's centre.
                 let px = Double(x - cx) + 0.5, py = Double(y - cy) + 0.5
-                guard SyntheticCanvas.contains(shape, px, py, r) else { continue }
+                guard RGBImage.syntheticContains(shape, px, py, r) else { continue }
                 setPixel(x: x, y: y, color)
                 box = [min(box[0], x), min(box[1], y), max(box[2], x + 1), max(box[3], y + 1)]
             }
@@ -73,7 +55,7 @@ public struct SyntheticCanvas: Equatable, Sendable {
     }
 
     /// Whether the point (px, py), relative to the centre, is inside `shape` of radius r.
-    static func contains(_ shape: SyntheticShape, _ px: Double, _ py: Double, _ r: Double) -> Bool {
+    static func syntheticContains(_ shape: SyntheticShape, _ px: Double, _ py: Double, _ r: Double) -> Bool {
         switch shape {
         case .circle:
             return px * px + py * py <= r * r
@@ -89,13 +71,20 @@ public struct SyntheticCanvas: Equatable, Sendable {
         }
     }
 
+    /// Unit vectors of the star's ten corners, clockwise from the top. Literal
+    /// values rather than cos/sin calls, so every platform draws the same pixels.
+    private static let starCorners: [(Double, Double)] = {
+        let a = 0.5877852522924731, b = 0.8090169943749475    // sin 36°, cos 36°
+        let c = 0.9510565162951535, d = 0.3090169943749474    // cos 18°, sin 18°
+        return [(0, -1), (a, -b), (c, -d), (c, d), (a, b), (0, 1), (-a, b), (-c, d), (-c, -d), (-a, -b)]
+    }()
+
     /// Even-odd ray test against a five-pointed star (outer radius r, inner 0.42 r, a point up).
     private static func starContains(_ px: Double, _ py: Double, _ r: Double) -> Bool {
         var vx = [Double](), vy = [Double]()
-        for k in 0..<10 {
-            let a = -Double.pi / 2 + Double(k) * Double.pi / 5
+        for (k, (x, y)) in starCorners.enumerated() {
             let radius = k % 2 == 0 ? r : 0.42 * r
-            vx.append(radius * cos(a)); vy.append(radius * sin(a))
+            vx.append(radius * x); vy.append(radius * y)
         }
         var inside = false
         var j = 9
@@ -107,15 +96,5 @@ public struct SyntheticCanvas: Equatable, Sendable {
             j = i
         }
         return inside
-    }
-
-    /// Writes the canvas as an 8-bit RGB PNG (stb_image_write).
-    public func writePNG(to url: URL) throws {
-        let ok = pixels.withUnsafeBufferPointer { p in
-            url.path.withCString { path in
-                stbi_write_png(path, Int32(width), Int32(height), 3, p.baseAddress, Int32(width * 3))
-            }
-        }
-        if ok == 0 { throw SyntheticWorldError.writeFailed(url.path, "PNG encoder failed") }
     }
 }
