@@ -43,10 +43,20 @@ public struct DescriptionScore: Equatable, Sendable {
 /// (`metadata.jsonl`): splits a description into atomic claims, reads each
 /// one in the world's vocabulary, and compares it with the image.
 public struct SyntheticWorldChecker: ClaimChecker {
-    public let truths: [String: SyntheticImageTruth]
+    /// Ground truth by image id and by image path.
+    private let byKey: [String: SyntheticImageTruth]
 
     public init(truths: [SyntheticImageTruth]) {
-        self.truths = Dictionary(truths.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        byKey = Dictionary(truths.map { ($0.id, $0) } + truths.map { ($0.image, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The ground truth of an image given its id ("shapes-0001"), its path as
+    /// written in the data files ("images/shapes-0001.png"), or any path ending
+    /// in its file name.
+    public func truth(for image: String) -> SyntheticImageTruth? {
+        if let t = byKey[image] { return t }
+        let name = (image as NSString).lastPathComponent
+        return byKey[(name as NSString).deletingPathExtension]
     }
 
     /// Loads the ground truth from a `metadata.jsonl` written by `SyntheticWorld.generate`.
@@ -59,8 +69,9 @@ public struct SyntheticWorldChecker: ClaimChecker {
         SyntheticClaims.split(description)
     }
 
+    /// `imageID` may be an id or an image path (see `truth(for:)`).
     public func check(claim: String, imageID: String) -> ClaimVerdict {
-        guard let truth = truths[imageID] else { return .unverifiable }
+        guard let truth = truth(for: imageID) else { return .unverifiable }
         return evaluate(SyntheticClaims.parse(claim), truth).verdict
     }
 
@@ -68,8 +79,9 @@ public struct SyntheticWorldChecker: ClaimChecker {
     public func score(description: String, imageID: String) -> DescriptionScore {
         var s = DescriptionScore()
         s.claims = Self.claims(in: description)
+        let truth = truth(for: imageID)
         for claim in s.claims {
-            guard let truth = truths[imageID] else { s.verdicts.append(.unverifiable); continue }
+            guard let truth else { s.verdicts.append(.unverifiable); continue }
             let e = evaluate(SyntheticClaims.parse(claim), truth)
             s.verdicts.append(e.verdict)
             s.hallucinatedObjects += e.hallucinatedObject ? 1 : 0
@@ -156,7 +168,7 @@ public struct SyntheticWorldChecker: ClaimChecker {
         if let unit = c.unit, let ordinal = c.ordinal {
             let items = unit == "word" ? words.map { [$0] } : lines.map(norm)
             let k = ordinal < 0 ? items.count - 1 : ordinal
-            guard k < items.count else { return .wrong("there is no \(unit) \(ordinal + 1)") }
+            guard k >= 0, k < items.count else { return .wrong("there is no such \(unit)") }
             return items[k] == quote ? .correct : .wrong("the \(unit) reads \"\(items[k].joined(separator: " "))\"")
         }
         guard !quote.isEmpty else { return .unverifiable }

@@ -34,8 +34,7 @@ public enum SyntheticPreference {
         var touched: Set<SyntheticPosition> = []
         var added = false
         for _ in 0..<(1 + rng.below(2)) {
-            let note = editObject(&edited, touched: &touched, added: &added, rng: &rng)
-            notes.append(note)
+            if let note = editObject(&edited, touched: &touched, added: &added, rng: &rng) { notes.append(note) }
         }
         let rejected = SyntheticLanguage.description(edited, rng: &sameRNG)
         return SyntheticPreferencePair(question: shapesQuestion, chosen: chosen, rejected: rejected,
@@ -44,14 +43,15 @@ public enum SyntheticPreference {
 
     /// One hallucination on an object not edited before (or a new object in an empty cell).
     static func editObject(_ truth: inout SyntheticImageTruth, touched: inout Set<SyntheticPosition>,
-                           added: inout Bool, rng: inout RNG) -> String {
+                           added: inout Bool, rng: inout RNG) -> String? {
         var objects = truth.objects ?? []
         let free = objects.indices.filter { !touched.contains(objects[$0].position) }
         let empty = SyntheticPosition.allCases.filter { p in !objects.contains { $0.position == p } }
         // Kinds: 0 colour, 1 shape, 2 size, 3 move, 4 add. Every object is
         // edited at most once, so each edit falsifies exactly one object claim.
-        var kinds = free.isEmpty ? [] : [0, 1, 2, 3]
-        if !added { kinds.append(4) }
+        var kinds = free.isEmpty ? [] : empty.isEmpty ? [0, 1, 2] : [0, 1, 2, 3]
+        if !added && !empty.isEmpty { kinds.append(4) }
+        guard !kinds.isEmpty else { return nil }
         let kind = kinds[rng.below(kinds.count)]
         defer { truth.objects = objects.sorted { rowMajor($0.position) < rowMajor($1.position) } }
         if kind == 4 {
@@ -109,6 +109,7 @@ public enum SyntheticPreference {
         let edits = min(1 + rng.below(2), lines.count)
         for k in Array(rng.permutation(lines.count).prefix(edits)) {
             var tokens = lines[k].split(separator: " ").map(String.init)
+            if tokens.isEmpty { continue }
             let t = rng.below(tokens.count)
             let old = tokens[t]
             tokens[t] = replacement(for: old, rng: &rng)

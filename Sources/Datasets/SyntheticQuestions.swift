@@ -27,7 +27,9 @@ public enum SyntheticQuestions {
 
     static func shapesQuestion(_ kind: Int, _ truth: SyntheticImageTruth, rng: inout RNG) -> SyntheticQA? {
         let objects = truth.objects ?? []
-        let o = objects[rng.below(objects.count)]
+        if objects.isEmpty && kind != 0 { return nil }
+        let o = objects.isEmpty ? SyntheticObject(shape: .circle, color: .red, size: .small, position: .center)
+            : objects[rng.below(objects.count)]
         let the = "the \(o.color.rawValue) \(o.shape.rawValue)"
         switch kind {
         case 0:
@@ -107,6 +109,7 @@ public enum SyntheticQuestions {
     static func documentQuestion(_ kind: Int, _ truth: SyntheticImageTruth, rng: inout RNG) -> SyntheticQA? {
         let lines = truth.lines ?? []
         let words = lines.flatMap { $0.split(separator: " ").map(String.init) }
+        if words.isEmpty && kind != 2 { return nil }
         switch kind {
         case 0:
             return SyntheticQA(question: "What is written in the image?", shortAnswer: lines.joined(separator: "\n"),

@@ -94,6 +94,10 @@ final class SyntheticCheckerTests: XCTestCase {
         XCTAssertTrue(checker.check(claim: "The background is gray", imageID: "scene").isWrong)
         XCTAssertEqual(checker.check(claim: "It is a simple picture", imageID: "scene"), .unverifiable)
         XCTAssertEqual(checker.check(claim: "a red circle", imageID: "no-such-image"), .unverifiable)
+        // Images are found by id, by their path in the data files, or by any path to the file.
+        XCTAssertEqual(checker.check(claim: "a red circle", imageID: "images/scene.png"), .correct)
+        XCTAssertEqual(checker.check(claim: "a red circle", imageID: "/data/synth/images/scene.png"), .correct)
+        XCTAssertEqual(checker.truth(for: "scene")?.background, .white)
     }
 
     func testTextClaims() {
@@ -143,5 +147,31 @@ final class SyntheticCheckerTests: XCTestCase {
             planted += pair.hallucinations.count
         }
         XCTAssertGreaterThan(planted, truths.count)
+    }
+}
+
+/// Odd input never crashes the checker or the text generators.
+final class SyntheticCheckerRobustnessTests: XCTestCase {
+    func testOddDescriptions() {
+        let page = SyntheticImageTruth(id: "p", image: "p.png", kind: .document, size: [10, 10], split: "train",
+                                       background: .white, lines: [""])
+        let empty = SyntheticImageTruth(id: "e", image: "e.png", kind: .shapes, size: [10, 10], split: "train",
+                                        background: .gray, objects: [])
+        let checker = SyntheticWorldChecker(truths: [page, empty])
+        for text in ["", "...", "\"unclosed", "and and , ;", "The last word is \"X\"", "3.5 circles", "a a a circle",
+                     "There are 99999999999999999999999 shapes", "\u{201C}", "top left", "The 9th line reads \"A\""] {
+            for id in ["p", "e", "missing"] {
+                let s = checker.score(description: text, imageID: id)
+                XCTAssertEqual(s.verdicts.count, s.claims.count)
+            }
+        }
+        XCTAssertTrue(checker.check(claim: "The last word is \"X\"", imageID: "p").isWrong)
+        XCTAssertEqual(checker.check(claim: "There are no shapes", imageID: "e"), .correct)
+        var rng = RNG(seed: 1)
+        for t in [page, empty] {
+            _ = SyntheticLanguage.description(t, rng: &rng)
+            _ = SyntheticQuestions.questions(t, count: 3, rng: &rng)
+            _ = SyntheticPreference.pair(t, rng: &rng)
+        }
     }
 }
