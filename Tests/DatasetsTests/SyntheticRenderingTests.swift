@@ -96,6 +96,14 @@ final class SyntheticRenderingTests: XCTestCase {
         }
     }
 
+    /// Documents are cut into a 4×1 grid by the adaptive slicing; shapes images are never sliced.
+    func testDocumentsNeedSlicing() {
+        let doc = SlicePlan(width: SyntheticLayout.documentSize.width, height: SyntheticLayout.documentSize.height)
+        XCTAssertEqual(doc.grid, SliceGrid(cols: 4, rows: 1))
+        let shapes = SlicePlan(width: SyntheticLayout.shapesSize.width, height: SyntheticLayout.shapesSize.height)
+        XCTAssertNil(shapes.grid)
+    }
+
     func testNoiseOnlyTouchesTheBackground() throws {
         let (plain, a) = SyntheticWorld.image(.shapes, index: 2, total: 10, seed: 5)
         let (noisy, b) = SyntheticWorld.image(.shapes, index: 2, total: 10, seed: 5, noise: 8)
