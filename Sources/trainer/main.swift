@@ -1,3 +1,0 @@
-import Autograd
-BLAS.ensureOptimizedKernels()
-print("trainer: BLAS kernel \(BLAS.coreName)")
