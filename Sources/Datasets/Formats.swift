@@ -149,7 +149,7 @@ struct RecordParser {
         let images = try self.images()
         let turns = try fields.objects("conversations").map(turn)
         try checkOrder(turns)
-        try checkMarkers(images, texts: turns.enumerated().map { ("conversations[\($0)].content", $1) },
+        try checkMarkers(images, texts: turns.enumerated().map { ("conversations[\($0)].content", $1.content) },
                          userTexts: Set(turns.indices.filter { turns[$0].role == .user }
                                                     .map { "conversations[\($0)].content" }))
         return ConversationRecord(location: location, id: try fields.identifier("id") ?? defaultID,
