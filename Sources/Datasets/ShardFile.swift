@@ -222,7 +222,7 @@ public final class ShardReader: SampleSource {
         let key = try r.string()
         let report = try JSONDecoder().decode(BuildReport.self, from: Data(try r.string().utf8))
         let groupSize = Int(try r.int(UInt32.self))
-        let n = try r.count(unit: 36)
+        let n = try r.count(unit: 32)   // bytes per index entry
         var entries: [ShardLayout.Entry] = []
         entries.reserveCapacity(n)
         for _ in 0..<n {
