@@ -42,7 +42,7 @@ public struct ShardCache {
 
     /// The shard of `source` under `settings`, built with `build` when missing or corrupt.
     /// `build` appends every sample to the writer and returns its report.
-    public func open(source: URL, settings: String, groupSize: Int = 1,
+    public func open(source: URL, settings: String, expectedGroupSize: Int? = nil,
                      build: (ShardWriter) throws -> BuildReport) throws -> (shard: ShardReader, outcome: Outcome) {
         let key = try self.key(source: source, settings: settings)
         let url = shardURL(source: source, key: key)
@@ -51,8 +51,8 @@ public struct ShardCache {
             do {
                 let shard = try ShardReader(url: url)
                 guard shard.key == key else { throw DataError.corruptShard(file: url.path, reason: "it holds another key") }
-                guard shard.groupSize == groupSize else {
-                    throw DataError.corruptShard(file: url.path, reason: "groups of \(shard.groupSize), expected \(groupSize)")
+                if let expected = expectedGroupSize, shard.groupSize != expected {
+                    throw DataError.corruptShard(file: url.path, reason: "groups of \(shard.groupSize), expected \(expected)")
                 }
                 try shard.verify()
                 return (shard, .hit)
@@ -67,7 +67,7 @@ public struct ShardCache {
         let writer = try ShardWriter(destination: url)
         do {
             let report = try build(writer)
-            try writer.finish(key: key, report: report, groupSize: groupSize)
+            try writer.finish(key: key, report: report)
         } catch {
             writer.abandon()
             throw error

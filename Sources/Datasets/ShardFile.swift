@@ -19,6 +19,8 @@ public struct BuildReport: Codable, Equatable, CustomStringConvertible {
     public var source: String
     public var records = 0
     public var samples = 0
+    /// 2 when the samples are preference pairs (chosen, rejected), else 1.
+    public var groupSize = 1
     public var skipped: [Skipped] = []
 
     public init(source: String) { self.source = source }
@@ -98,8 +100,11 @@ public final class ShardWriter {
         offset += UInt64(frame.count)
     }
 
-    public func finish(key: String, report: BuildReport, groupSize: Int = 1) throws {
-        precondition(entries.count % groupSize == 0, "\(entries.count) samples in groups of \(groupSize)")
+    public func finish(key: String, report: BuildReport) throws {
+        let groupSize = report.groupSize
+        guard groupSize >= 1, entries.count % groupSize == 0 else {
+            throw DataError.corruptShard(file: destination.path, reason: "\(entries.count) samples do not form groups of \(groupSize)")
+        }
         var f = ByteWriter()
         f.string(key)
         f.string(String(decoding: try JSONEncoder().encode(report), as: UTF8.self))
