@@ -15,6 +15,9 @@ final class PackingTests: XCTestCase {
         // Equal lengths keep their order; a full row is never reopened.
         let ties = PackPlan.bestFitDecreasing(items([4, 4, 4]), maxLength: 8)
         XCTAssertEqual(ties.rows.map { $0.map(\.index) }, [[0, 1], [2]])
+        // Equal rooms: the earliest row wins.
+        let rooms = PackPlan.bestFitDecreasing(items([6, 6, 4, 4]), maxLength: 10)
+        XCTAssertEqual(rooms.rows.map { $0.map(\.index) }, [[0, 2], [1, 3]])
         // Best fit, not first fit: 12→r0 (room 8), 9→r1 (11), 9→r1 (2); the 2 then goes to r1
         // (the tightest room), where first fit would have put it into r0.
         let best = PackPlan.bestFitDecreasing(items([12, 9, 9, 2]), maxLength: 20)
