@@ -17,6 +17,8 @@ public enum DataError: Error, Equatable, CustomStringConvertible, LocalizedError
     case corruptShard(file: String, reason: String)
     /// A saved data position does not fit the data set it is restored onto.
     case stateMismatch(reason: String)
+    /// Loader or packing settings that cannot work.
+    case invalidConfiguration(reason: String)
 
     public var description: String {
         switch self {
@@ -26,6 +28,7 @@ public enum DataError: Error, Equatable, CustomStringConvertible, LocalizedError
         case let .invalidSample(id, problem): return "sample \(id): \(problem)"
         case let .corruptShard(file, reason): return "\(file): corrupt shard: \(reason)"
         case let .stateMismatch(reason): return "cannot restore the data position: \(reason)"
+        case let .invalidConfiguration(reason): return "invalid data settings: \(reason)"
         }
     }
 

@@ -3,7 +3,8 @@ import Foundation
 /// How a batch is measured.
 public enum BatchShape: Codable, Equatable {
     /// A fixed number of packed rows; samples are packed in windows of the shuffled order and
-    /// rows left over from a window open the next batch. Only for groups of one sample.
+    /// rows left over from a window open the next batch; an epoch's last batch may have fewer
+    /// rows. Only for groups of one sample.
     case rows(Int)
     /// A fixed number of groups (samples, or preference pairs kept in the same batch), packed
     /// into as few rows as they need.
@@ -44,6 +45,8 @@ public struct DataLoaderState: Codable, Equatable {
     public var statistics: PackStatistics
     /// The data set and settings the state belongs to, checked on restore.
     public var sampleCount: Int
+    /// A hash of every sample's length facts: planned rows are only valid for the same lengths.
+    public var dataFingerprint: UInt64
     public var config: DataLoaderConfig
 }
 
@@ -56,20 +59,23 @@ public final class DataLoader {
     private var permutation: (epoch: Int, order: [Int])?
 
     public init(source: SampleSource, config: DataLoaderConfig) throws {
-        guard config.maxLength > 0 else { throw DataError.stateMismatch(reason: "max length must be positive") }
+        func invalid(_ reason: String) -> DataError { .invalidConfiguration(reason: reason) }
+        guard config.maxLength > 0 else { throw invalid("max length must be positive, not \(config.maxLength)") }
+        guard config.packWindow > 0 else { throw invalid("the pack window must be positive, not \(config.packWindow)") }
         switch config.batch {
         case let .rows(n) where n < 1, let .groups(n) where n < 1:
-            throw DataError.stateMismatch(reason: "a batch needs at least one row or group, not \(n)")
+            throw invalid("a batch needs at least one row or group, not \(n)")
         case .rows where source.groupSize > 1:
-            throw DataError.stateMismatch(reason: "preference pairs need batches of whole pairs (groups), not rows")
+            throw invalid("preference pairs need batches of whole pairs (groups), not rows")
         default: break
         }
-        guard source.groupCount > 0 else { throw DataError.stateMismatch(reason: "the data set is empty") }
+        guard source.groupCount > 0 else { throw invalid("the data set is empty") }
         self.source = source
         self.config = config
         self.order = DataOrder(seed: config.seed, count: source.groupCount, shuffle: config.shuffle)
         self.state = DataLoaderState(statistics: PackStatistics(maxLength: config.maxLength),
-                                     sampleCount: source.count, config: config)
+                                     sampleCount: source.count, dataFingerprint: DataLoader.fingerprint(source),
+                                     config: config)
     }
 
     public var cursor: DataCursor { state.cursor }
@@ -79,6 +85,9 @@ public final class DataLoader {
     public func restore(_ saved: DataLoaderState) throws {
         guard saved.sampleCount == source.count else {
             throw DataError.stateMismatch(reason: "the data set had \(saved.sampleCount) samples, it now has \(source.count)")
+        }
+        guard saved.dataFingerprint == state.dataFingerprint else {
+            throw DataError.stateMismatch(reason: "the samples changed since the position was saved (their lengths differ)")
         }
         guard saved.config == config else {
             throw DataError.stateMismatch(reason: "the loader settings differ from the saved ones")
@@ -139,6 +148,17 @@ public final class DataLoader {
                                           maxLength: config.maxLength, policy: config.overlong, packing: config.packing)
         state.statistics.merge(stats)
         return plan
+    }
+
+    static func fingerprint(_ source: SampleSource) -> UInt64 {
+        var h: UInt64 = 0xCBF29CE484222325
+        for i in 0..<source.count {
+            let info = source.info(i)
+            for v in [info.length, info.imageEnd, info.firstSupervised] {
+                h = (h ^ UInt64(bitPattern: Int64(v))) &* 0x100000001B3
+            }
+        }
+        return h
     }
 
     private func permutation(epoch: Int) -> [Int] {

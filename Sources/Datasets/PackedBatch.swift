@@ -55,9 +55,10 @@ public struct PackedBatch {
         tgtSizes.flatMap { s in (0..<maxPatches).map { $0 < s.patchCount } }
     }
 
-    /// Lays out the rows of `plan`; `sample(i)` gives sample i of the source.
+    /// Lays out the rows of `plan`; `sample(i)` gives sample i of the source. A sample that no
+    /// longer fits its planned place (the data changed under a saved plan) is an error.
     public static func assemble(_ plan: PackPlan, padId: Int32, padToMaxLength: Bool = false, patchSize: Int = 14,
-                                sample: (Int) throws -> TrainingSample) rethrows -> PackedBatch {
+                                sample: (Int) throws -> TrainingSample) throws -> PackedBatch {
         let b = plan.rows.count
         let t = padToMaxLength ? plan.maxLength : plan.rows.map { $0.reduce(0) { $0 + $1.length } }.max() ?? 0
         var batch = PackedBatch(rows: b, length: t, inputIds: Array(repeating: padId, count: b * t),
@@ -71,6 +72,9 @@ public struct PackedBatch {
             var offset = 0
             for item in row {
                 var s = try sample(item.index)
+                guard item.length <= s.length, item.length >= s.info.imageEnd, offset + item.length <= t else {
+                    throw DataError.stateMismatch(reason: "sample \(s.id) has \(s.length) tokens; the plan has \(item.length) at \(offset) in a row of \(t)")
+                }
                 let cut = item.length < s.length
                 if cut { s = s.truncated(to: item.length) }
                 batch.place(s, row: r, offset: offset, item: item, truncated: cut, firstSlice: slices.count)

@@ -99,5 +99,12 @@ final class DataOrderTests: XCTestCase {
         XCTAssertThrowsError(try other.restore(loader.state)) { error in
             XCTAssertEqual("\(error)", "cannot restore the data position: the data set had 40 samples, it now has 41")
         }
+        let longer = InMemorySamples((0..<40).map { SampleFactory.sample("s\($0)", prefix: 2 + $0 % 5, seed: UInt64($0)) })
+        XCTAssertThrowsError(try DataLoader(source: longer, config: config()).restore(loader.state)) { error in
+            XCTAssertEqual("\(error)", "cannot restore the data position: the samples changed since the position was saved (their lengths differ)")
+        }
+        XCTAssertThrowsError(try DataLoader(source: source(), config: DataLoaderConfig(maxLength: 0, batch: .rows(1), seed: 1))) { error in
+            XCTAssertEqual("\(error)", "invalid data settings: max length must be positive, not 0")
+        }
     }
 }

@@ -65,7 +65,7 @@ final class PackingTests: XCTestCase {
         for s in samples { XCTAssertNoThrow(try s.validate(queryCount: 3)) }
         let (plan, _) = PackPlan.make(groups: [[0], [1], [2], [3]], info: { samples[$0].info }, maxLength: 24, policy: .truncate)
         XCTAssertEqual(plan.rows.map { $0.map(\.index) }, [[3], [0, 1], [2]])
-        let batch = PackedBatch.assemble(plan, padId: 0) { samples[$0] }
+        let batch = try PackedBatch.assemble(plan, padId: 0) { samples[$0] }
         XCTAssertEqual(batch.rows, 3)
         XCTAssertEqual(batch.length, 24)
         XCTAssertEqual(batch.rowSampleIds, [["s3"], ["s0", "s1"], ["s2"]])
@@ -135,7 +135,7 @@ final class PackingTests: XCTestCase {
         XCTAssertEqual(stats.dropped, [.imageBeyondLimit: 1])
         XCTAssertEqual(stats.samples, 2)
         XCTAssertTrue(stats.description.contains("1 truncated after their last image (13 tokens cut); 1 dropped (1 image beyond the row length)"), stats.description)
-        let batch = PackedBatch.assemble(plan, padId: 0) { samples[$0] }
+        let batch = try PackedBatch.assemble(plan, padId: 0) { samples[$0] }
         XCTAssertEqual(batch.rowSampleIds, [["long"], ["short"]])
         let seg = batch.segments[0]
         XCTAssertTrue(seg.truncated)
@@ -151,14 +151,14 @@ final class PackingTests: XCTestCase {
         XCTAssertEqual(dropStats.dropped, [.tooLong: 2])
     }
 
-    func testPreferencePairsAreDroppedTogether() {
+    func testPreferencePairsAreDroppedTogether() throws {
         let samples = [SampleFactory.sample("a/chosen", seed: 1),
                        SampleFactory.sample("a/rejected", prefix: 10, slices: sizes([(1, 1), (1, 1), (1, 1)]), seed: 2),
                        SampleFactory.sample("b/chosen", seed: 3), SampleFactory.sample("b/rejected", seed: 4)]
         let (plan, stats) = PackPlan.make(groups: [[0, 1], [2, 3]], info: { samples[$0].info }, maxLength: 16, policy: .truncate)
         XCTAssertEqual(Set(plan.rows.flatMap { $0.map(\.index) }), [2, 3])
         XCTAssertEqual(stats.dropped, [.imageBeyondLimit: 1, .partnerDropped: 1])
-        let batch = PackedBatch.assemble(plan, padId: 0) { samples[$0] }
+        let batch = try PackedBatch.assemble(plan, padId: 0) { samples[$0] }
         XCTAssertEqual(batch.groups.map { $0.map { batch.segments[$0].id } }, [["b/chosen", "b/rejected"]])
     }
 
@@ -169,7 +169,7 @@ final class PackingTests: XCTestCase {
             SampleFactory.sample("s2", slices: sizes([(1, 1)]), question: 2, answer: 20, seed: 3),
         ]
         let (plan, _) = PackPlan.make(groups: [[0], [1], [2]], info: { samples[$0].info }, maxLength: 26, policy: .truncate)
-        let packed = PackedBatch.assemble(plan, padId: 7, padToMaxLength: true) { samples[$0] }
+        let packed = try PackedBatch.assemble(plan, padId: 7, padToMaxLength: true) { samples[$0] }
         XCTAssertEqual(packed.length, 26)
         let singles = packed.unpacked()
         XCTAssertEqual(singles.map { $0.segments[0].id }, packed.segments.map(\.id))

@@ -75,7 +75,7 @@ final class SampleBuilderParityTests: XCTestCase {
 
         // Packed into one row in text order, as the fixture is.
         let row = samples.indices.map { PackItem(index: $0, length: samples[$0].length, group: $0) }
-        let batch = PackedBatch.assemble(PackPlan(maxLength: row.reduce(0) { $0 + $1.length }, rows: [row]), padId: 0) { samples[$0] }
+        let batch = try PackedBatch.assemble(PackPlan(maxLength: row.reduce(0) { $0 + $1.length }, rows: [row]), padId: 0) { samples[$0] }
 
         let h5 = try HDF5File(readingAt: c.dir.appendingPathComponent("io.h5").path)
         defer { h5.close() }
