@@ -143,13 +143,16 @@ public final class Tokenizer: @unchecked Sendable {
         guard type == "BPE" else {
             throw node.error("unsupported model type \"\(type)\" (supported: BPE)")
         }
-        let entries = try node.required("vocab").members()
+        let vocabNode = try node.required("vocab")
+        guard case .object(let entries) = vocabNode.value else { throw vocabNode.error("expected an object") }
         var vocab: [BPETokenKey: Int32] = [:]
         vocab.reserveCapacity(entries.count)
+        // Raw members, not nodes: a Qwen2-size vocabulary has 150k entries.
         for (token, value) in entries {
-            let id = try value.int()
-            guard id >= 0, id <= Int(Int32.max) else { throw value.error("id \(id) is out of range") }
-            vocab[BPETokenKey(token)] = Int32(id)
+            guard case .number(let d) = value, d == d.rounded(), d >= 0, d <= Double(Int32.max) else {
+                throw TokenizerError(file: node.file, "field '\(vocabNode.path).\(token)': expected an integer id")
+            }
+            vocab[BPETokenKey(token)] = Int32(d)
         }
         return try BPEModel(
             vocab: vocab, merges: try loadMerges(try node.optional("merges")),
@@ -165,18 +168,29 @@ public final class Tokenizer: @unchecked Sendable {
     /// Merges as `"a b"` strings (older files) or `["a", "b"]` pairs (newer files).
     private static func loadMerges(_ node: TokenizerJSONNode?) throws -> [(String, String)] {
         guard let node else { return [] }
-        return try node.array().map { entry in
-            if case .string(let line) = entry.value {
+        guard case .array(let items) = node.value else { throw node.error("expected an array") }
+        var merges: [(String, String)] = []
+        merges.reserveCapacity(items.count)
+        for (k, item) in items.enumerated() {
+            switch item {
+            case .string(let line):
                 // Split on the space byte: a Character-level split would treat " " followed by a
                 // combining mark as one character.
                 let parts = line.utf8.split(separator: 0x20, omittingEmptySubsequences: false)
-                guard parts.count == 2 else { throw entry.error("expected \"left right\", got \"\(line)\"") }
-                return (String(decoding: parts[0], as: UTF8.self), String(decoding: parts[1], as: UTF8.self))
+                guard parts.count == 2 else {
+                    throw TokenizerError(file: node.file, "field '\(node.path)[\(k)]': expected \"left right\", got \"\(line)\"")
+                }
+                merges.append((String(decoding: parts[0], as: UTF8.self), String(decoding: parts[1], as: UTF8.self)))
+            case .array(let pair):
+                guard pair.count == 2, case .string(let left) = pair[0], case .string(let right) = pair[1] else {
+                    throw TokenizerError(file: node.file, "field '\(node.path)[\(k)]': expected a pair of token strings")
+                }
+                merges.append((left, right))
+            default:
+                throw TokenizerError(file: node.file, "field '\(node.path)[\(k)]': expected a merge")
             }
-            let pair = try entry.array()
-            guard pair.count == 2 else { throw entry.error("expected a pair of tokens") }
-            return (try pair[0].string(), try pair[1].string())
         }
+        return merges
     }
 }
 

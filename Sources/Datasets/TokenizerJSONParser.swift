@@ -108,21 +108,27 @@ struct TokenizerJSONParser {
     private mutating func parseString() throws -> String {
         i += 1   // opening quote
         var start = i
-        var out: [UInt8] = []
+        var out: [UInt8]? = nil   // only strings with escapes are copied
         while true {
             guard i < bytes.count else { throw error("unterminated string") }
             let b = bytes[i]
             if b == UInt8(ascii: "\"") { break }
             if b < 0x20 { throw error("control character in a string") }
             if b != UInt8(ascii: "\\") { i += 1; continue }
-            out.append(contentsOf: bytes[start..<i])
+            out = (out ?? []) + bytes[start..<i]
             i += 1
-            try appendEscape(&out)
+            try appendEscape(&out!)
             start = i
         }
-        out.append(contentsOf: bytes[start..<i])
+        let text: String?
+        if var escaped = out {
+            escaped.append(contentsOf: bytes[start..<i])
+            text = String(validating: escaped, as: UTF8.self)
+        } else {
+            text = String(validating: bytes[start..<i], as: UTF8.self)
+        }
+        guard let text else { throw error("string is not valid UTF-8") }
         i += 1   // closing quote
-        guard let text = String(validatingUTF8Bytes: out) else { throw error("string is not valid UTF-8") }
         return text
     }
 

@@ -44,7 +44,7 @@ final class TokenizerTests: XCTestCase {
         XCTAssertEqual(loadError(#"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a b"]}}"#),
                        "bad.json: field 'model.merges[0]': token \"b\" is not in the vocabulary")
         XCTAssertEqual(loadError(#"{"model": {"type": "BPE", "vocab": {"a": "x"}, "merges": []}}"#),
-                       "bad.json: field 'model.vocab.a': expected an integer")
+                       "bad.json: field 'model.vocab.a': expected an integer id")
         XCTAssertTrue(loadError(#"{"pre_tokenizer": {"type": "Split", "pattern": {"Regex": "\\w+"}}, "model": {"type": "BPE", "vocab": {}, "merges": []}}"#)
             .hasPrefix("bad.json: field 'pre_tokenizer.pattern': unsupported split regex \\w+"))
         XCTAssertTrue(loadError(#"{"normalizer": {"type": "Precompiled"}, "model": {"type": "BPE", "vocab": {}, "merges": []}}"#)
