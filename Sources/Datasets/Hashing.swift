@@ -1,0 +1,106 @@
+import Foundation
+
+/// SHA-256 (FIPS 180-4): the cache key of source files and settings.
+public struct SHA256 {
+    private var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
+    private var pending: [UInt8] = []
+    private var total: UInt64 = 0
+
+    private static let k: [UInt32] = [
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+        0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+        0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+        0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+        0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+    ]
+
+    public init() {}
+
+    public mutating func update<D: Collection>(_ data: D) where D.Element == UInt8 {
+        total &+= UInt64(data.count)
+        pending.append(contentsOf: data)
+        let full = pending.count / 64 * 64
+        guard full > 0 else { return }
+        pending.withUnsafeBufferPointer { p in
+            for block in stride(from: 0, to: full, by: 64) { compress(p.baseAddress! + block) }
+        }
+        pending.removeFirst(full)
+    }
+
+    public mutating func update(_ string: String) { update(Array(string.utf8)) }
+
+    public mutating func finalize() -> [UInt8] {
+        let bits = total &* 8
+        var tail: [UInt8] = [0x80]
+        tail += [UInt8](repeating: 0, count: (55 &- pending.count) & 63)
+        tail += (0..<8).map { UInt8(truncatingIfNeeded: bits >> (56 - 8 * UInt64($0))) }
+        let saved = total
+        update(tail)
+        total = saved
+        return h.flatMap { w in (0..<4).map { UInt8(truncatingIfNeeded: w >> (24 - 8 * UInt32($0))) } }
+    }
+
+    public static func hash<D: Collection>(_ data: D) -> [UInt8] where D.Element == UInt8 {
+        var s = SHA256()
+        s.update(data)
+        return s.finalize()
+    }
+
+    public static func hex(_ digest: [UInt8]) -> String {
+        digest.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The digest of a file, read in chunks.
+    public static func file(_ url: URL) throws -> [UInt8] {
+        guard let handle = FileHandle(forReadingAtPath: url.path) else {
+            throw DataError.unreadable(file: url.path, reason: "no such file or not readable")
+        }
+        defer { try? handle.close() }
+        var s = SHA256()
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { s.update(chunk) }
+        return s.finalize()
+    }
+
+    @inline(__always) private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
+
+    private mutating func compress(_ block: UnsafePointer<UInt8>) {
+        var w = [UInt32](repeating: 0, count: 64)
+        for i in 0..<16 {
+            w[i] = UInt32(block[4 * i]) << 24 | UInt32(block[4 * i + 1]) << 16 | UInt32(block[4 * i + 2]) << 8 | UInt32(block[4 * i + 3])
+        }
+        for i in 16..<64 {
+            let s0 = SHA256.rotr(w[i - 15], 7) ^ SHA256.rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
+            let s1 = SHA256.rotr(w[i - 2], 17) ^ SHA256.rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
+            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
+        }
+        var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7]
+        for i in 0..<64 {
+            let s1 = SHA256.rotr(e, 6) ^ SHA256.rotr(e, 11) ^ SHA256.rotr(e, 25)
+            let ch = (e & f) ^ (~e & g)
+            let t1 = hh &+ s1 &+ ch &+ SHA256.k[i] &+ w[i]
+            let s0 = SHA256.rotr(a, 2) ^ SHA256.rotr(a, 13) ^ SHA256.rotr(a, 22)
+            let maj = (a & b) ^ (a & c) ^ (b & c)
+            let t2 = s0 &+ maj
+            hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
+        }
+        h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
+    }
+}
+
+/// A fast 64-bit checksum (FNV-1a over 8-byte words, then a final mix) that guards shard
+/// frames against corruption; not a cryptographic hash.
+func checksum64(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    var h: UInt64 = 0xCBF29CE484222325 ^ UInt64(bytes.count)
+    let words = bytes.count / 8
+    for i in 0..<words {
+        h = (h ^ bytes.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)) &* 0x100000001B3
+        h ^= h >> 29
+    }
+    for i in (8 * words)..<bytes.count { h = (h ^ UInt64(bytes[i])) &* 0x100000001B3 }
+    h ^= h >> 33; h = h &* 0xFF51AFD7ED558CCD; h ^= h >> 33
+    return h
+}

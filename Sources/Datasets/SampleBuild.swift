@@ -1,0 +1,51 @@
+import Foundation
+import Autograd
+
+extension SampleBuilder {
+    /// Builds every record of a data file into `writer`, in file order, several records at a
+    /// time on the engine's threads. A record whose image is missing or corrupt, or whose sample
+    /// breaks an invariant, is skipped and reported, never trained; a schema error in the file
+    /// stops the build (the file must be fixed).
+    public func build(_ file: URL, format: DataFormat? = nil, into writer: ShardWriter) throws -> BuildReport {
+        let records = try readRecords(file, format: format)
+        var report = BuildReport(source: file.path)
+        report.records = records.count
+        if case .preference? = records.first { report.groupSize = 2 }
+        let chunk = max(8, 4 * Threads.count)
+        for start in stride(from: 0, to: records.count, by: chunk) {
+            let part = Array(records[start..<min(start + chunk, records.count)])
+            for (record, result) in zip(part, buildConcurrently(part)) {
+                switch result {
+                case let .success(samples):
+                    for s in samples { try writer.append(s) }
+                    report.samples += samples.count
+                case let .failure(error):
+                    report.skipped.append(.init(id: record.id, location: record.location.description, reason: "\(error)"))
+                }
+            }
+        }
+        return report
+    }
+
+    private func buildConcurrently(_ records: [DataRecord]) -> [Result<[TrainingSample], Error>] {
+        let results = UnsafeMutableBufferPointer<Result<[TrainingSample], Error>?>.allocate(capacity: records.count)
+        results.initialize(repeating: nil)
+        defer { results.deallocate() }
+        parallelFor(records.count) { range in
+            for i in range { results[i] = Result { try samples(records[i]) } }
+        }
+        return results.map { $0! }
+    }
+}
+
+extension ShardCache {
+    /// The preprocessed samples of a data file: loaded from its shard when the file and the
+    /// builder's settings are unchanged, else built (and stored) first.
+    public func samples(of file: URL, format: DataFormat? = nil,
+                        builder: SampleBuilder) throws -> (shard: ShardReader, outcome: Outcome) {
+        let settings = builder.settings + "; format=\(format?.rawValue ?? "auto")"
+        return try open(source: file, settings: settings) { writer in
+            try builder.build(file, format: format, into: writer)
+        }
+    }
+}
