@@ -9,6 +9,10 @@ struct Trainer: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             Preprocess.self,
+            DataCommand.self,
+            TokenizerCommand.self,
+            Import.self,
+            Export.self,
         ])
 
     static func main() {
