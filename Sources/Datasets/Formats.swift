@@ -59,6 +59,10 @@ public struct ConversationRecord: Equatable {
     /// In the order of the record; the dict form lists its markers sorted by name.
     public var images: [ImageReference]
     public var turns: [DialogueTurn]
+
+    public init(location: RecordLocation, id: String, images: [ImageReference], turns: [DialogueTurn]) {
+        self.location = location; self.id = id; self.images = images; self.turns = turns
+    }
 }
 
 public struct PreferenceRecord: Equatable {

@@ -52,6 +52,8 @@ public struct Recipe {
         public var packing: Bool
         public var prompt: String
         public var cache: String?
+        /// Train on the text alone (images dropped): language-model warm-up.
+        public var textOnly: Bool
     }
 
     public struct ScheduleSpec: Equatable {
@@ -210,7 +212,8 @@ extension Recipe {
             rows: try d.int("rows", default: 2),
             packing: try d.bool("packing", default: true),
             prompt: try d.string("prompt", default: "Describe the image."),
-            cache: try d.string("cache"))
+            cache: try d.string("cache"),
+            textOnly: try d.bool("text_only", default: false))
         guard ["chatml", "llama3", "minicpm"].contains(spec.template) else {
             throw d.error("template", "must be chatml, llama3 or minicpm, got `\(spec.template)`")
         }
@@ -219,7 +222,8 @@ extension Recipe {
         }
         guard spec.maxLength > 0, spec.rows > 0 else { throw d.error("max_length", "and `rows` must be positive") }
         try d.rejectUnknown(known: ["format", "train", "eval", "tokenizer", "template", "schema", "resolution",
-                                    "max_slices", "scale_resolution", "max_length", "rows", "packing", "prompt", "cache"])
+                                    "max_slices", "scale_resolution", "max_length", "rows", "packing", "prompt", "cache",
+                                    "text_only"])
         return spec
     }
 

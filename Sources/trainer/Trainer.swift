@@ -13,6 +13,7 @@ struct Trainer: ParsableCommand {
             TokenizerCommand.self,
             Import.self,
             Export.self,
+            Run.self,
         ])
 
     static func main() {

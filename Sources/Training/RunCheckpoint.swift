@@ -1,0 +1,124 @@
+import Autograd
+import Checkpointing
+import Foundation
+import Models
+import Optimizers
+
+/// The whole train state in one HDF5 file:
+///
+///     /model/<parameter path>              float32 weights (every parameter)
+///     /config                              the model config (JSON)
+///     /optimizer/<path>/m, /optimizer/<path>/v   AdamW moments of trained parameters
+///     /optimizer/step                      AdamW step count
+///     /state/json                          run state: phase, steps, RNG streams, data cursor (JSON)
+///     /state/{step,phase,micro_step,schedule_step,tokens_seen}   the same as plain integers
+///     /state/rng/<stream>                  [key, counter] of each random stream
+///     /state/data                          the data loader's cursor and pack plan (JSON)
+///     /state/reference_logps/{train,eval}  DPO reference log-probs (preference phases)
+///     /recipe/text, /recipe/hash           the recipe that wrote it
+extension TrainingRun {
+    @discardableResult
+    func saveCheckpoint(data: PhaseData?) throws -> String {
+        let path = try directory.write(step: state.globalStep) { f in
+            try saveModel(model, config: model.config, to: f)
+            try f.write("optimizer/step", int64s: [Int64(optimizer.step)], shape: [])
+            for (name, m) in optimizer.moments.sorted(by: { $0.key < $1.key }) {
+                try f.write("optimizer/\(name)/m", floats: m.m.scalars, shape: m.m.shape)
+                try f.write("optimizer/\(name)/v", floats: m.v.scalars, shape: m.v.shape)
+            }
+            try f.writeRunState(state)
+            if let data, let t = data.referenceTrain, state.stepInPhase > 0 {
+                try f.write("state/reference_logps/train", floats: t, shape: [t.count])
+                let e = data.referenceEval ?? []
+                try f.write("state/reference_logps/eval", floats: e, shape: [e.count])
+            }
+            try f.write("recipe/text", string: recipe.text)
+            try f.write("recipe/hash", string: recipe.hash)
+            try f.setAttribute("format", on: "/", string: "trainer-checkpoint-1")
+        }
+        return path
+    }
+
+    /// Loads weights, optimizer moments and run state from `path`, after checking
+    /// that the recipe and model are the ones that wrote it.
+    func restore(from path: String) throws {
+        let f = try RunSetup.openCheckpoint(path)
+        defer { f.close() }
+        // The model must be the same shape.
+        let saved = try MiniCPMVConfig.decode(json: try loadModelConfigJSON(from: f), file: path)
+        if saved != model.config {
+            throw CheckpointError(file: path, message: "cannot resume: the checkpoint holds a different model: "
+                                  + RunSetup.configDifferences(saved, model.config).joined(separator: "; "))
+        }
+        // The recipe must agree on everything that shapes the run.
+        if f.exists("recipe/text") {
+            let old = try Recipe.parse(try f.readString("recipe/text"), file: "\(path):/recipe/text")
+            let ignoring: Set<String> = options.branchDecaySteps == nil ? [] : ["steps", "schedule"]
+            let diffs = recipeDifferences(old, recipe, ignoring: ignoring)
+            if !diffs.isEmpty {
+                throw CheckpointError(file: path, message: "cannot resume with a different recipe; it differs in "
+                                      + diffs.joined(separator: "; "))
+            }
+        }
+        try loadModelParameters(into: model, from: f)
+        var moments: [String: (m: Tensor, v: Tensor)] = [:]
+        for (path, p) in trainable.entries.map({ ($0.path, $0.parameter) }) where f.exists("optimizer/\(path)/m") {
+            let (m, ms) = try f.readFloats("optimizer/\(path)/m"), (v, vs) = try f.readFloats("optimizer/\(path)/v")
+            guard ms == p.shape, vs == p.shape else {
+                throw CheckpointError(file: f.path, message: "optimizer moments of \(path) have shape \(ms), expected \(p.shape)")
+            }
+            moments[path] = (Tensor(m, shape: ms), Tensor(v, shape: vs))
+        }
+        let step = Int(try f.readInt64s("optimizer/step").values.first ?? 0)
+        optimizer.restore(step: step, moments: moments)
+        state = try f.readRunState()
+        if f.exists("state/reference_logps/train") {
+            pendingReference = (try f.readFloats("state/reference_logps/train").values,
+                                try f.readFloats("state/reference_logps/eval").values)
+        }
+        if let decay = options.branchDecaySteps {
+            let p = state.phase
+            schedules[p] = try schedules[p].branchingDecay(from: state.stepInPhase, decaySteps: decay)
+            branchedSteps = (phase: p, steps: state.stepInPhase + decay)
+        }
+        resumedFrom = path
+    }
+}
+
+/// The recipe settings that must match for a resume, as "key: old → new".
+func recipeDifferences(_ a: Recipe, _ b: Recipe, ignoring: Set<String>) -> [String] {
+    let fa = a.resumeFields.filter { k, _ in !ignoring.contains(where: { k == $0 || k.hasPrefix($0 + ".") || k.contains("." + $0) }) }
+    let fb = b.resumeFields.filter { k, _ in !ignoring.contains(where: { k == $0 || k.hasPrefix($0 + ".") || k.contains("." + $0) }) }
+    return Set(fa.keys).union(fb.keys).sorted().filter { fa[$0] != fb[$0] }
+        .map { "\($0): \(fa[$0] ?? "–") → \(fb[$0] ?? "–")" }
+}
+
+extension Recipe {
+    /// Flattened settings that determine the training trajectory (not where
+    /// checkpoints go, how often to log or evaluate, or the thread count).
+    var resumeFields: [String: String] {
+        var f: [String: String] = ["model": model, "train": trainable.joined(separator: ","), "seed": "\(seed)"]
+        let o = optimizer
+        f["optimizer.lr"] = "\(o.lr)"; f["optimizer.weight_decay"] = "\(o.weightDecay)"
+        f["optimizer.betas"] = "[\(o.beta1), \(o.beta2)]"; f["optimizer.eps"] = "\(o.eps)"
+        f["optimizer.clip"] = o.clip.map { "\($0)" } ?? "off"; f["optimizer.accumulation"] = "\(o.accumulation)"
+        f["optimizer.mup"] = "\(o.mup)"; f["optimizer.decay_norms_and_biases"] = "\(o.decayNormsAndBiases)"
+        f["optimizer.lr_multipliers"] = o.lrMultipliers.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+        if let d = dpo { f["dpo"] = "\(d)" }
+        for (i, p) in phases.enumerated() {
+            let k = phases.count == 1 ? "" : "phases[\(i)]."
+            f["\(k)steps"] = "\(p.steps)"
+            f["\(k)schedule"] = "\(p.schedule)"
+            let d = p.data
+            for (key, value) in [("format", d.format), ("train", d.train), ("tokenizer", d.tokenizer),
+                                 ("template", d.template), ("schema", d.schema),
+                                 ("resolution", d.resolution.map { "\($0)" } ?? "adaptive"),
+                                 ("max_slices", "\(d.maxSlices)"), ("scale_resolution", "\(d.scaleResolution)"),
+                                 ("max_length", "\(d.maxLength)"), ("rows", "\(d.rows)"), ("packing", "\(d.packing)"),
+                                 ("prompt", d.prompt), ("text_only", "\(d.textOnly)")] {
+                f["\(k)data.\(key)"] = value
+            }
+        }
+        return f
+    }
+}

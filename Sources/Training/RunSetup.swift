@@ -1,0 +1,169 @@
+import Autograd
+import Checkpointing
+import Datasets
+import Foundation
+import Models
+import NN
+
+/// Builds what a recipe names: the model (from a preset, a checkpoint or
+/// Hugging Face weights) and the data loaders of a phase.
+public enum RunSetup {
+    /// The model config a recipe names (a preset in Recipes/models/ or a file).
+    public static func modelConfig(_ recipe: Recipe) throws -> MiniCPMVConfig {
+        try MiniCPMVConfig.preset(recipe.model)
+    }
+
+    /// The model with its initial weights, and a line saying where they came from.
+    public static func model(_ recipe: Recipe) throws -> (MiniCPMV, String) {
+        switch recipe.initialization {
+        case .random:
+            let config = try modelConfig(recipe)
+            return (MiniCPMV(config: config, seed: recipe.seed), "random (seed \(recipe.seed))")
+        case .checkpoint(let path):
+            let file = try openCheckpoint(path)
+            defer { file.close() }
+            let (model, config) = try loadModel(from: file, as: MiniCPMVConfig.self) { MiniCPMV(config: $0, seed: recipe.seed) }
+            let wanted = try modelConfig(recipe)
+            if wanted != config {
+                throw CheckpointError(file: path, message: "holds a different model than the recipe's `model: \(recipe.model)`: "
+                                      + configDifferences(config, wanted).joined(separator: "; "))
+            }
+            return (model, "checkpoint \(path)")
+        case .huggingFace(let dirs):
+            let sources = try CheckpointSources(directories: dirs)
+            let (tensors, _) = try ModelWeights.readMiniCPMV(from: dirs)
+            let model = MiniCPMV(config: sources.config, seed: recipe.seed)
+            try ModelWeights.load(tensors, into: model, allowMissing: sources.isComplete ? [] : ["resampler"],
+                                  source: dirs.joined(separator: " + "))
+            return (model, "Hugging Face weights from \(dirs.joined(separator: " + "))")
+        }
+    }
+
+    static func openCheckpoint(_ path: String) throws -> HDF5File {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CheckpointError(file: path, message: "checkpoint not found (run the previous phase first?)")
+        }
+        return try HDF5File(readingAt: path)
+    }
+
+    /// Which config fields differ, as "field: a → b".
+    static func configDifferences(_ a: MiniCPMVConfig, _ b: MiniCPMVConfig) -> [String] {
+        let fa = flatJSON(try? a.jsonString()), fb = flatJSON(try? b.jsonString())
+        let keys = Set(fa.keys).union(fb.keys).sorted()
+        let diffs = keys.filter { fa[$0] != fb[$0] }.map { "\($0): \(fa[$0] ?? "–") → \(fb[$0] ?? "–")" }
+        return diffs.isEmpty ? ["(configs differ)"] : Array(diffs.prefix(8))
+    }
+
+    /// Freezes every module the recipe does not train; returns (trainable, frozen) parameter counts.
+    @discardableResult
+    public static func applyTrainable(_ recipe: Recipe, to model: MiniCPMV) -> (trainable: Int, frozen: Int) {
+        for m in Recipe.modules { _ = model.setTrainable(recipe.trainable.contains(m), prefix: m) }
+        var t = 0, f = 0
+        for (_, p) in model.namedParameters() { if p.isTrainable { t += p.value.count } else { f += p.value.count } }
+        return (t, f)
+    }
+
+    // MARK: - Data
+
+    /// The sample builder of a phase: tokenizer, chat template, slicing and placeholders.
+    public static func builder(_ data: Recipe.DataSpec, config: MiniCPMVConfig) throws -> SampleBuilder {
+        let tokenizer = try Tokenizer(contentsOf: data.tokenizer)
+        guard tokenizer.vocabSize <= config.llm.vocabSize else {
+            throw RecipeError(file: data.tokenizer, line: nil,
+                              message: "the tokenizer has \(tokenizer.vocabSize) tokens but the model's vocabulary is \(config.llm.vocabSize)")
+        }
+        let template = ChatTemplate(rawValue: data.template) ?? .chatml
+        try template.check(tokenizer: tokenizer)
+        var slicing = Datasets.SliceConfig(maxSliceNums: data.maxSlices, scaleResolution: data.scaleResolution,
+                                  patchSize: config.vision.patchSize, neverSplit: false)
+        if let r = data.resolution { slicing.scaleResolution = r; slicing.neverSplit = true }
+        try slicing.validate()
+        let schema = PlaceholderSchema(rawValue: data.schema) ?? .v2_6
+        let images = ImagePreprocessor(slicing: slicing,
+                                       placeholders: PlaceholderStyle(schema: schema, queryCount: config.queryNum))
+        return try SampleBuilder(tokenizer: tokenizer, template: template, images: images, captionPrompt: data.prompt)
+    }
+
+    /// The preprocessed samples of a data file, through the shard cache.
+    public static func samples(_ file: String, data: Recipe.DataSpec, builder: SampleBuilder,
+                               cacheDirectory: String, log: @escaping (String) -> Void) throws -> ShardReader {
+        guard FileManager.default.fileExists(atPath: file) else {
+            throw RecipeError(file: file, line: nil, message: "data file not found")
+        }
+        let cache = ShardCache(directory: URL(fileURLWithPath: cacheDirectory), log: log)
+        let format = DataFormat(rawValue: data.format == "captions" ? "caption" : data.format)
+        let (shard, outcome) = try cache.samples(of: URL(fileURLWithPath: file), format: format, builder: builder)
+        switch outcome {
+        case .hit: log("data: \(file): \(shard.count) samples from the cache")
+        case .built: log("data: \(shard.report)")
+        case .rebuilt(let reason): log("data: \(shard.report) (cache rebuilt: \(reason))")
+        }
+        guard shard.count > 0 else {
+            throw RecipeError(file: file, line: nil, message: "no usable samples (\(shard.report.skipped.count) skipped)")
+        }
+        return shard
+    }
+
+    /// The samples of a data file with the images left out: captions become a
+    /// prompt and its answer, conversations lose their image markers. Built in
+    /// memory (text is cheap to tokenise).
+    public static func textOnlySamples(_ file: String, data: Recipe.DataSpec, builder: SampleBuilder) throws -> InMemorySamples {
+        guard FileManager.default.fileExists(atPath: file) else {
+            throw RecipeError(file: file, line: nil, message: "data file not found")
+        }
+        let records = try readRecords(URL(fileURLWithPath: file))
+        var samples: [TrainingSample] = []
+        for record in records {
+            let conversation: ConversationRecord
+            switch record {
+            case .caption(let r):
+                conversation = ConversationRecord(location: r.location, id: r.id, images: [],
+                                                  turns: [DialogueTurn(role: .user, content: data.prompt),
+                                                          DialogueTurn(role: .assistant, content: r.caption)])
+            case .conversation(let r):
+                let turns = r.turns.map { t in
+                    DialogueTurn(role: t.role, content: t.content
+                        .replacingOccurrences(of: #"<image(_\d+)?>\n?"#, with: "", options: .regularExpression))
+                }
+                conversation = ConversationRecord(location: r.location, id: r.id, images: [], turns: turns)
+            case .preference(let r):
+                throw RecipeError(file: file, line: nil, message: "`text_only` does not apply to preference data (record \(r.id))")
+            }
+            samples += try builder.samples(.conversation(conversation))
+        }
+        return InMemorySamples(samples)
+    }
+
+    /// The loader configuration of a phase.
+    public static func loaderConfig(_ data: Recipe.DataSpec, seed: UInt64, padId: Int32, shuffle: Bool = true) -> DataLoaderConfig {
+        DataLoaderConfig(maxLength: data.maxLength,
+                         batch: data.format == "preference" ? .groups(data.rows) : .rows(data.rows),
+                         seed: seed, shuffle: shuffle, packing: data.packing, padId: padId)
+    }
+}
+
+/// A packed batch in the model's input form.
+public func modelInput(_ b: PackedBatch) -> MiniCPMVInput {
+    let n = b.sliceCount
+    let pixels = n == 0 ? nil : Tensor(b.pixelValues, shape: [n, 3, b.patchSize, b.maxPatches * b.patchSize])
+    return MiniCPMVInput(inputIds: b.inputIds, labels: b.labels, positionIds: b.positionIds, segmentIds: b.segmentIds,
+                         batch: b.rows, seqLen: b.length, pixelValues: pixels,
+                         tgtSizes: b.tgtSizes.map { (h: $0.h, w: $0.w) }, imageBounds: b.imageBounds)
+}
+
+/// A JSON document flattened to "a.b.c" → value text.
+func flatJSON(_ json: String?) -> [String: String] {
+    guard let json, let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) else { return [:] }
+    var out: [String: String] = [:]
+    func walk(_ v: Any, _ path: String) {
+        if let d = v as? [String: Any] {
+            for (k, x) in d { walk(x, path.isEmpty ? k : "\(path).\(k)") }
+        } else if let a = v as? [Any] {
+            out[path] = "[" + a.map { "\($0)" }.joined(separator: ", ") + "]"
+        } else {
+            out[path] = "\(v)"
+        }
+    }
+    walk(object, "")
+    return out
+}

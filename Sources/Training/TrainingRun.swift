@@ -1,0 +1,244 @@
+import Autograd
+import Checkpointing
+import Datasets
+import Foundation
+import Models
+import NN
+import Optimizers
+
+/// How `trainer run` runs a recipe.
+public struct RunOptions {
+    /// "latest" or a checkpoint path to continue from.
+    public var resume: String?
+    /// With `resume`: branch a new decay of this many steps off a stable-phase checkpoint.
+    public var branchDecaySteps: Int?
+    /// Stop after this global step as if interrupted (a checkpoint is written).
+    public var stopAfter: Int?
+    public var showProgress = true
+    public var log: (String) -> Void = { print($0); fflush(stdout) }
+    public init(resume: String? = nil, branchDecaySteps: Int? = nil, stopAfter: Int? = nil) {
+        self.resume = resume; self.branchDecaySteps = branchDecaySteps; self.stopAfter = stopAfter
+    }
+}
+
+public struct RunSummary {
+    public var steps: Int
+    public var firstLoss: Double?
+    public var lastLoss: Double?
+    public var evalLoss: Double?
+    public var checkpoint: String?
+    public var interrupted: Bool
+    public var seconds: Double
+    public var tokensPerSecond: Double
+}
+
+/// One run of a recipe: its phases in order, one optimizer step at a time.
+///
+/// The loop is plain: for each step, draw `accumulation` micro-batches, run
+/// forward and backward on each, apply one AdamW update, log, and now and then
+/// evaluate and write a checkpoint that holds the whole run state.
+public final class TrainingRun {
+    public let recipe: Recipe
+    public let model: MiniCPMV
+    let options: RunOptions
+    let optimizer: AdamW
+    let trainable: TrainableSet
+    let directory: CheckpointDirectory
+    var state: RunState
+    var schedules: [LRSchedule]
+    let counts: (trainable: Int, frozen: Int)
+    let initDescription: String
+    var metrics: MetricsLog?
+    var resumedFrom: String?
+    /// DPO reference log-probs read from the checkpoint being resumed.
+    var pendingReference: (train: [Float], eval: [Float])?
+    /// A decay branched off a stable-phase checkpoint: the phase's new length.
+    var branchedSteps: (phase: Int, steps: Int)?
+
+    public init(recipe: Recipe, options: RunOptions = RunOptions()) throws {
+        self.recipe = recipe
+        self.options = options
+        if let t = recipe.threads { Threads.set(t) }
+        let directory = CheckpointDirectory(path: recipe.checkpoint.dir, keep: recipe.checkpoint.keep)
+        self.directory = directory
+        let resumePath = try options.resume.map { try TrainingRun.resolveResume($0, directory) }
+        if let resumePath {
+            let config = try RunSetup.modelConfig(recipe)
+            model = MiniCPMV(config: config, seed: recipe.seed)
+            initDescription = "resumed from \(resumePath)"
+        } else {
+            (model, initDescription) = try RunSetup.model(recipe)
+        }
+        counts = RunSetup.applyTrainable(recipe, to: model)
+        optimizer = AdamW(beta1: Float(recipe.optimizer.beta1), beta2: Float(recipe.optimizer.beta2),
+                          eps: Float(recipe.optimizer.eps), weightDecay: Float(recipe.optimizer.weightDecay))
+        let model = self.model
+        trainable = TrainableSet(model: model, optimizer: recipe.optimizer)
+        schedules = try recipe.phases.map { try TrainingRun.schedule($0) }
+        state = RunState(phase: 0, stepInPhase: 0, globalStep: 0, microStep: 0, tokensSeen: 0,
+                         rng: ["init": RNG(seed: recipe.seed).derived("init"),
+                               "dropout": RNG(seed: recipe.seed).derived("dropout")],
+                         data: "", scheduleStep: 0)
+        if let resumePath { try restore(from: resumePath) }
+    }
+
+    static func resolveResume(_ value: String, _ dir: CheckpointDirectory) throws -> String {
+        guard value == "latest" else { return value }
+        guard let p = dir.latest() else {
+            throw CheckpointError(file: dir.path, message: "no checkpoint to resume from (nothing like step-*.h5 in the folder)")
+        }
+        return p
+    }
+
+    static func schedule(_ phase: Recipe.Phase) throws -> LRSchedule {
+        let s = phase.schedule
+        switch s.kind {
+        case "constant": return .constant(warmupSteps: s.warmup)
+        case "cosine": return .cosine(warmupSteps: s.warmup, totalSteps: phase.steps, minRatio: s.minLRRatio)
+        default:
+            let warm = WarmupShape(rawValue: s.warmupShape) ?? .linear
+            let decay = DecayShape(rawValue: s.decay) ?? .exponential
+            let decaySteps = s.decaySteps ?? Int((Double(phase.steps) * s.decayFraction).rounded())
+            let stable = s.stableSteps ?? max(0, phase.steps - s.warmup - decaySteps)
+            let sched = LRSchedule.wsd(warmupSteps: s.warmup, stableSteps: stable, decaySteps: decaySteps,
+                                       warmup: warm, decay: decay, minRatio: s.minLRRatio, halfLife: s.halfLife)
+            try sched.validate()
+            return sched
+        }
+    }
+
+    // MARK: - Running
+
+    public func run() throws -> RunSummary {
+        let start = Date()
+        try FileManager.default.createDirectory(atPath: directory.path, withIntermediateDirectories: true)
+        let metricsPath = (directory.path as NSString).appendingPathComponent("metrics.jsonl")
+        metrics = MetricsLog(path: metricsPath, truncate: resumedFrom == nil)
+        InterruptFlag.install()
+        printHeader()
+        var summary = RunSummary(steps: 0, interrupted: false, seconds: 0, tokensPerSecond: 0)
+        var tokensThisRun = 0
+
+        while state.phase < recipe.phases.count {
+            var phase = recipe.phases[state.phase]
+            if let b = branchedSteps, b.phase == state.phase { phase.steps = b.steps }
+            let data = try PhaseData(recipe: recipe, phase: phase, model: model, log: options.log,
+                                     restoring: state.stepInPhase > 0 ? state.data : nil)
+            options.log("phase \(state.phase + 1)/\(recipe.phases.count) `\(phase.name)`: \(phase.steps) steps, \(data.description)")
+            let progress = ProgressLine(totalSteps: recipe.totalSteps - recipe.phases[state.phase].steps + phase.steps,
+                                        startStep: state.globalStep)
+            let objective = PhaseObjective(data: phase.data, dpo: recipe.dpo)
+            if case .dpo = objective {
+                if let r = pendingReference { data.referenceTrain = r.train; data.referenceEval = r.eval; pendingReference = nil }
+                try data.prepareReference(model: model, log: options.log)
+            }
+            while state.stepInPhase < phase.steps {
+                let stepStart = Date()
+                let batches = try (0..<recipe.optimizer.accumulation).map { _ in try data.train.next() }
+                let lr = recipe.optimizer.lr * schedules[state.phase].factor(atStep: state.stepInPhase)
+                var result = try objective.step(model: model, batches: batches, data: data)
+                let norm = try applyUpdate(trainable, optimizer: optimizer, lr: lr, clip: recipe.optimizer.clip,
+                                           loss: result.loss, step: state.globalStep + 1, batches: batches, model: model)
+                result.gradNorm = norm; result.lr = lr
+                state.stepInPhase += 1; state.globalStep += 1; state.scheduleStep = state.stepInPhase
+                state.tokensSeen += result.inputTokens; tokensThisRun += result.inputTokens
+                state.data = data.loaderStateJSON()
+                if summary.firstLoss == nil { summary.firstLoss = result.loss }
+                summary.lastLoss = result.loss; summary.steps += 1
+                let seconds = Date().timeIntervalSince(stepStart)
+                report(result, seconds: seconds, progress: progress)
+
+                let last = state.stepInPhase == phase.steps
+                if recipe.evaluation.every > 0 && (state.globalStep % recipe.evaluation.every == 0 || last),
+                   let evalLoss = try data.evaluate(model: model, batches: recipe.evaluation.batches, objective: objective) {
+                    summary.evalLoss = evalLoss
+                    progress.newline()
+                    options.log(String(format: "eval at step %d: held-out loss %.4f", state.globalStep, evalLoss))
+                    metrics?.append(["step": state.globalStep, "eval_loss": evalLoss])
+                }
+                let phaseDone = state.stepInPhase == phase.steps
+                if phaseDone { state.phase += 1; state.stepInPhase = 0; state.data = "" }
+                let every = recipe.checkpoint.every
+                let stopNow = InterruptFlag.isSet || options.stopAfter == state.globalStep
+                if phaseDone || stopNow || (every > 0 && state.globalStep % every == 0) {
+                    summary.checkpoint = try saveCheckpoint(data: data)
+                    LossPlot.write(metrics: metricsPath, to: plotPath, title: recipe.name)
+                }
+                if stopNow {
+                    progress.newline()
+                    options.log("stopped at step \(state.globalStep); resume with `trainer run \(recipe.file) --resume latest`")
+                    summary.interrupted = true
+                    return finish(summary, start: start, tokens: tokensThisRun)
+                }
+                if phaseDone { break }
+            }
+            progress.newline()
+        }
+        LossPlot.write(metrics: metricsPath, to: plotPath, title: recipe.name)
+        return finish(summary, start: start, tokens: tokensThisRun)
+    }
+
+    var plotPath: String { (directory.path as NSString).appendingPathComponent("plot.svg") }
+
+    private func finish(_ s: RunSummary, start: Date, tokens: Int) -> RunSummary {
+        var s = s
+        s.seconds = Date().timeIntervalSince(start)
+        s.tokensPerSecond = Double(tokens) / max(s.seconds, 1e-9)
+        return s
+    }
+
+    private func report(_ r: StepResult, seconds: Double, progress: ProgressLine) {
+        let tps = Double(r.inputTokens) / max(seconds, 1e-9)
+        var record: [String: Any] = ["step": state.globalStep, "phase": recipe.phases[min(state.phase, recipe.phases.count - 1)].name,
+                                     "loss": r.loss, "lr": r.lr, "grad_norm": Double(r.gradNorm),
+                                     "tokens": r.inputTokens, "supervised_tokens": r.tokens,
+                                     "tokens_per_s": tps, "step_s": seconds]
+        for (k, v) in r.metrics { record[k] = v }
+        metrics?.append(record)
+        guard options.showProgress, state.globalStep % max(1, recipe.logEvery) == 0 else { return }
+        var fields = [("loss", String(format: "%.4f", r.loss)), ("lr", String(format: "%.2e", r.lr)),
+                      ("gnorm", String(format: "%.3f", r.gradNorm)), ("tok/s", String(format: "%.0f", tps))]
+        for k in ["rewards/accuracies", "rewards/margins"] where r.metrics[k] != nil {
+            fields.append((k, String(format: "%.3f", r.metrics[k]!)))
+        }
+        progress.report(step: state.globalStep, fields: fields)
+    }
+
+    private func printHeader() {
+        let log = options.log
+        log("trainer \(TrainerVersion.string) — recipe \(recipe.file) (`\(recipe.name)`, hash \(recipe.hash))")
+        log("BLAS: OpenBLAS kernel \(BLAS.coreName), \(Threads.count) thread\(Threads.count == 1 ? "" : "s")")
+        let c = model.config
+        log("model: `\(recipe.model)` MiniCPM-V \(c.version) (\(c.llm.modelType.rawValue)), init \(initDescription)")
+        log(String(format: "parameters: %@ trainable (%@), %@ frozen", formatCount(counts.trainable),
+                   recipe.trainable.joined(separator: ", "), formatCount(counts.frozen)))
+        let o = recipe.optimizer
+        log(String(format: "optimizer: AdamW lr %.2e, betas (%.2f, %.3f), weight decay %.2f, clip %@, accumulation %d",
+                   o.lr, o.beta1, o.beta2, o.weightDecay, o.clip.map { String(format: "%.2f", $0) } ?? "off", o.accumulation))
+        log("checkpoints: \(directory.path) (every \(recipe.checkpoint.every > 0 ? "\(recipe.checkpoint.every) steps" : "phase end"), keep \(directory.keep))")
+    }
+}
+
+func formatCount(_ n: Int) -> String {
+    n >= 1_000_000 ? String(format: "%.2fM", Double(n) / 1e6) : n >= 1_000 ? String(format: "%.1fk", Double(n) / 1e3) : "\(n)"
+}
+
+public enum TrainerVersion {
+    public static let string = "0.1.0"
+}
+
+/// Set by SIGINT / SIGTERM; the loop finishes its step, writes a checkpoint and stops.
+/// A second signal exits at once.
+public enum InterruptFlag {
+    nonisolated(unsafe) static var flag: sig_atomic_t = 0
+    public static var isSet: Bool { flag != 0 }
+
+    static func install() {
+        let handler: @convention(c) (Int32) -> Void = { sig in
+            if InterruptFlag.flag != 0 { _exit(128 + sig) }
+            InterruptFlag.flag = 1
+        }
+        signal(SIGINT, handler)
+        signal(SIGTERM, handler)
+    }
+}

@@ -1,0 +1,62 @@
+import ArgumentParser
+import Autograd
+import Foundation
+import Training
+
+/// `trainer run RECIPE [--set key=value ...] [--resume latest|PATH]`
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train with a recipe (see Recipes/ and the README for the schema).",
+        discussion: """
+            Writes checkpoints, metrics.jsonl and plot.svg to the recipe's checkpoint folder. \
+            Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and stops; \
+            `--resume latest` continues exactly where it stopped.
+            """)
+
+    @Argument(help: "The recipe YAML file, e.g. Recipes/stage1.yaml.")
+    var recipe: String
+
+    @Option(name: .customLong("set"), help: "Override a recipe key, e.g. --set optimizer.lr=3e-4 (repeatable).")
+    var overrides: [String] = []
+
+    @Option(help: "Continue from `latest` (the newest checkpoint of the recipe) or a checkpoint file.")
+    var resume: String?
+
+    @Option(name: .customLong("branch-decay"),
+            help: "With --resume: branch a new decay of this many steps off a stable-phase WSD checkpoint.")
+    var branchDecay: Int?
+
+    @Option(name: .customLong("stop-after"), help: "Stop after this global step (a checkpoint is written), as if interrupted.")
+    var stopAfter: Int?
+
+    @Option(help: "Threads for the engine and BLAS (default: the recipe's, else all cores).")
+    var threads: Int?
+
+    func run() throws {
+        if let threads { Threads.set(threads) }
+        do {
+            var overrides = self.overrides
+            if let threads { overrides.append("threads=\(threads)") }
+            let r = try Recipe.load(recipe, overrides: overrides)
+            if branchDecay != nil && resume == nil {
+                throw ValidationError("--branch-decay needs --resume (the stable-phase checkpoint to branch from)")
+            }
+            let run = try TrainingRun(recipe: r, options: RunOptions(resume: resume, branchDecaySteps: branchDecay,
+                                                                    stopAfter: stopAfter))
+            let s = try run.run()
+            var line = String(format: "done: %d steps in %@, %.0f tokens/s", s.steps, formatDuration(s.seconds), s.tokensPerSecond)
+            if let a = s.firstLoss, let b = s.lastLoss { line += String(format: ", loss %.4f → %.4f", a, b) }
+            if let e = s.evalLoss { line += String(format: ", held-out loss %.4f", e) }
+            if let c = s.checkpoint { line += "; checkpoint \(c)" }
+            print(line)
+            if s.interrupted { throw ExitCode(130) }
+        } catch let e as ExitCode {
+            throw e
+        } catch let e as ValidationError {
+            throw e
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
