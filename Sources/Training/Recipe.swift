@@ -35,6 +35,8 @@ public struct Recipe {
         public var data: DataSpec
         public var steps: Int
         public var schedule: ScheduleSpec
+        /// Modules that train in this phase (the recipe's `train` unless the phase names its own).
+        public var trainable: [String]
     }
 
     public struct DataSpec: Equatable {
@@ -166,6 +168,7 @@ extension Recipe {
         let baseData = try f.object("data")
         let baseSteps = try f.int("steps")
         let baseSchedule = try f.object("schedule")
+        let baseTrainable = trainable
         if let list = try f.objects("phases") {
             guard !list.isEmpty else { throw f.error("phases", "must list at least one phase") }
             phases = try list.enumerated().map { i, p in
@@ -173,18 +176,23 @@ extension Recipe {
                 guard let steps else { throw p.missing("steps") }
                 let dataFields = try p.object("data") ?? baseData
                 guard let dataFields else { throw p.missing("data") }
+                let train = try p.strings("train") ?? baseTrainable
+                for m in train where !Recipe.modules.contains(m) {
+                    throw p.error("train", "names an unknown module `\(m)` (known: vpm, resampler, llm)")
+                }
                 let phase = Phase(name: try p.string("name", default: "phase\(i + 1)"),
                                   data: try Recipe.data(dataFields, file: file),
                                   steps: steps,
-                                  schedule: try Recipe.schedule(p.object("schedule") ?? baseSchedule))
-                try p.rejectUnknown(known: ["name", "data", "steps", "schedule"])
+                                  schedule: try Recipe.schedule(p.object("schedule") ?? baseSchedule),
+                                  trainable: train)
+                try p.rejectUnknown(known: ["name", "data", "steps", "schedule", "train"])
                 return phase
             }
         } else {
             guard let baseData else { throw f.missing("data") }
             guard let baseSteps else { throw f.missing("steps") }
             phases = [Phase(name: name, data: try Recipe.data(baseData, file: file), steps: baseSteps,
-                            schedule: try Recipe.schedule(baseSchedule))]
+                            schedule: try Recipe.schedule(baseSchedule), trainable: trainable)]
         }
         for p in phases where p.steps <= 0 {
             throw RecipeError(file: file, line: nil, message: "phase `\(p.name)`: `steps` must be positive")

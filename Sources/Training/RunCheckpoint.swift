@@ -62,7 +62,7 @@ extension TrainingRun {
         }
         try loadModelParameters(into: model, from: f)
         var moments: [String: (m: Tensor, v: Tensor)] = [:]
-        for (path, p) in trainable.entries.map({ ($0.path, $0.parameter) }) where f.exists("optimizer/\(path)/m") {
+        for (path, p) in model.namedParameters() where f.exists("optimizer/\(path)/m") {
             let (m, ms) = try f.readFloats("optimizer/\(path)/m"), (v, vs) = try f.readFloats("optimizer/\(path)/v")
             guard ms == p.shape, vs == p.shape else {
                 throw CheckpointError(file: f.path, message: "optimizer moments of \(path) have shape \(ms), expected \(p.shape)")
@@ -108,6 +108,7 @@ extension Recipe {
         for (i, p) in phases.enumerated() {
             let k = phases.count == 1 ? "" : "phases[\(i)]."
             f["\(k)steps"] = "\(p.steps)"
+            f["\(k)train"] = p.trainable.joined(separator: ",")
             f["\(k)schedule"] = "\(p.schedule)"
             let d = p.data
             for (key, value) in [("format", d.format), ("train", d.train), ("tokenizer", d.tokenizer),

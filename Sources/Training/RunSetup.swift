@@ -54,10 +54,10 @@ public enum RunSetup {
         return diffs.isEmpty ? ["(configs differ)"] : Array(diffs.prefix(8))
     }
 
-    /// Freezes every module the recipe does not train; returns (trainable, frozen) parameter counts.
+    /// Freezes every module not in `modules`; returns (trainable, frozen) parameter counts.
     @discardableResult
-    public static func applyTrainable(_ recipe: Recipe, to model: MiniCPMV) -> (trainable: Int, frozen: Int) {
-        for m in Recipe.modules { _ = model.setTrainable(recipe.trainable.contains(m), prefix: m) }
+    public static func applyTrainable(_ modules: [String], to model: MiniCPMV) -> (trainable: Int, frozen: Int) {
+        for m in Recipe.modules { _ = model.setTrainable(modules.contains(m), prefix: m) }
         var t = 0, f = 0
         for (_, p) in model.namedParameters() { if p.isTrainable { t += p.value.count } else { f += p.value.count } }
         return (t, f)

@@ -42,11 +42,11 @@ public final class TrainingRun {
     public let model: MiniCPMV
     let options: RunOptions
     let optimizer: AdamW
-    let trainable: TrainableSet
+    var trainable: TrainableSet
     let directory: CheckpointDirectory
     var state: RunState
     var schedules: [LRSchedule]
-    let counts: (trainable: Int, frozen: Int)
+    var counts: (trainable: Int, frozen: Int)
     let initDescription: String
     var metrics: MetricsLog?
     var resumedFrom: String?
@@ -69,7 +69,7 @@ public final class TrainingRun {
         } else {
             (model, initDescription) = try RunSetup.model(recipe)
         }
-        counts = RunSetup.applyTrainable(recipe, to: model)
+        counts = RunSetup.applyTrainable(recipe.phases[0].trainable, to: model)
         optimizer = AdamW(beta1: Float(recipe.optimizer.beta1), beta2: Float(recipe.optimizer.beta2),
                           eps: Float(recipe.optimizer.eps), weightDecay: Float(recipe.optimizer.weightDecay))
         let model = self.model
@@ -122,9 +122,13 @@ public final class TrainingRun {
         while state.phase < recipe.phases.count {
             var phase = recipe.phases[state.phase]
             if let b = branchedSteps, b.phase == state.phase { phase.steps = b.steps }
+            counts = RunSetup.applyTrainable(phase.trainable, to: model)
+            trainable = TrainableSet(model: model, optimizer: recipe.optimizer)
             let data = try PhaseData(recipe: recipe, phase: phase, model: model, log: options.log,
                                      restoring: state.stepInPhase > 0 ? state.data : nil)
-            options.log("phase \(state.phase + 1)/\(recipe.phases.count) `\(phase.name)`: \(phase.steps) steps, \(data.description)")
+            options.log("phase \(state.phase + 1)/\(recipe.phases.count) `\(phase.name)`: \(phase.steps) steps, trains "
+                        + "\(phase.trainable.joined(separator: ", ")) (\(formatCount(counts.trainable)) parameters, "
+                        + "\(formatCount(counts.frozen)) frozen); \(data.description)")
             let progress = ProgressLine(totalSteps: recipe.totalSteps - recipe.phases[state.phase].steps + phase.steps,
                                         startStep: state.globalStep)
             let objective = PhaseObjective(data: phase.data, dpo: recipe.dpo)
@@ -210,8 +214,9 @@ public final class TrainingRun {
         log("BLAS: OpenBLAS kernel \(BLAS.coreName), \(Threads.count) thread\(Threads.count == 1 ? "" : "s")")
         let c = model.config
         log("model: `\(recipe.model)` MiniCPM-V \(c.version) (\(c.llm.modelType.rawValue)), init \(initDescription)")
-        log(String(format: "parameters: %@ trainable (%@), %@ frozen", formatCount(counts.trainable),
-                   recipe.trainable.joined(separator: ", "), formatCount(counts.frozen)))
+        log(String(format: "parameters: %@ in all; %@ trainable (%@), %@ frozen in the first phase",
+                   formatCount(counts.trainable + counts.frozen), formatCount(counts.trainable),
+                   recipe.phases[0].trainable.joined(separator: ", "), formatCount(counts.frozen)))
         let o = recipe.optimizer
         log(String(format: "optimizer: AdamW lr %.2e, betas (%.2f, %.3f), weight decay %.2f, clip %@, accumulation %d",
                    o.lr, o.beta1, o.beta2, o.weightDecay, o.clip.map { String(format: "%.2f", $0) } ?? "off", o.accumulation))
