@@ -27,6 +27,7 @@ public struct RecordLocation: Equatable, Codable, CustomStringConvertible {
     public var line: Int
     public var index: Int
     public var description: String { "\(file):\(line)" }
+    public init(file: String, line: Int, index: Int = 0) { self.file = file; self.line = line; self.index = index }
 }
 
 /// An image of a record: its resolved path and, for the dict form, its marker (`<image_00>`).

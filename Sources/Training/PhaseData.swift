@@ -24,10 +24,12 @@ final class PhaseData {
         let builder = try RunSetup.builder(phase.data, config: model.config)
         cacheDirectory = cache
         self.builder = builder
-        func load(_ file: String) throws -> SampleSource {
-            phase.data.textOnly
-                ? try RunSetup.textOnlySamples(file, data: phase.data, builder: builder)
-                : try RunSetup.samples(file, data: phase.data, builder: builder, cacheDirectory: cache, log: log)
+        func load(_ files: [String]) throws -> SampleSource {
+            let parts: [SampleSource] = try files.map { file -> SampleSource in
+                if phase.data.textOnly { return try RunSetup.textOnlySamples(file, data: phase.data, builder: builder) }
+                return try RunSetup.samples(file, data: phase.data, builder: builder, cacheDirectory: cache, log: log)
+            }
+            return parts.count == 1 ? parts[0] : ConcatenatedSource(parts)
         }
         trainSource = try load(phase.data.train)
         evalSource = try phase.data.eval.map(load)
@@ -118,7 +120,9 @@ final class PhaseData {
     }
 
     private func shardKey(_ s: SampleSource) -> String {
-        (s as? ShardReader).map { String($0.key.prefix(16)) } ?? "memory\(s.count)"
+        if let r = s as? ShardReader { return String(r.key.prefix(16)) }
+        if let c = s as? ConcatenatedSource { return c.parts.map(shardKey).joined(separator: "+") }
+        return "memory\(s.count)"
     }
 }
 

@@ -41,8 +41,9 @@ public struct Recipe {
 
     public struct DataSpec: Equatable {
         public var format: String            // captions | conversations | preference
-        public var train: String
-        public var eval: String?
+        /// Data files (several are concatenated).
+        public var train: [String]
+        public var eval: [String]?
         public var tokenizer: String
         public var template: String          // chatml | llama3 | minicpm
         public var schema: String            // 2.0 | 2.5 | 2.6
@@ -208,8 +209,8 @@ extension Recipe {
         }
         let spec = DataSpec(
             format: format,
-            train: try d.requiredString("train"),
-            eval: try d.string("eval"),
+            train: try d.strings("train") ?? { throw d.missing("train") }(),
+            eval: try d.strings("eval"),
             tokenizer: try d.requiredString("tokenizer"),
             template: try d.string("template", default: "chatml"),
             schema: try d.string("schema", default: "2.6"),

@@ -111,7 +111,7 @@ extension Recipe {
             f["\(k)train"] = p.trainable.joined(separator: ",")
             f["\(k)schedule"] = "\(p.schedule)"
             let d = p.data
-            for (key, value) in [("format", d.format), ("train", d.train), ("tokenizer", d.tokenizer),
+            for (key, value) in [("format", d.format), ("train", d.train.joined(separator: ",")), ("tokenizer", d.tokenizer),
                                  ("template", d.template), ("schema", d.schema),
                                  ("resolution", d.resolution.map { "\($0)" } ?? "adaptive"),
                                  ("max_slices", "\(d.maxSlices)"), ("scale_resolution", "\(d.scaleResolution)"),

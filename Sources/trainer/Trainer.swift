@@ -14,6 +14,8 @@ struct Trainer: ParsableCommand {
             Import.self,
             Export.self,
             Run.self,
+            Generate.self,
+            Eval.self,
         ])
 
     static func main() {

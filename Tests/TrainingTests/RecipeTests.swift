@@ -83,7 +83,7 @@ final class RecipeTests: XCTestCase {
         XCTAssertEqual(r.phases.map(\.name), ["part1", "part2"])
         XCTAssertEqual(r.phases.map(\.steps), [10, 40])
         XCTAssertEqual(r.phases[1].data.format, "conversations")
-        XCTAssertEqual(r.phases[0].data.train, "Data/captions.jsonl")
+        XCTAssertEqual(r.phases[0].data.train, ["Data/captions.jsonl"])
         XCTAssertEqual(r.totalSteps, 50)
     }
 

@@ -1,0 +1,89 @@
+import Autograd
+import Checkpointing
+import Datasets
+import Foundation
+import Models
+
+/// Text generation from a checkpoint: the prompt (with image slices) is run once
+/// to fill a KV cache, then one token at a time is sampled and fed back.
+public final class Generator {
+    public let model: MiniCPMV
+    public let builder: SampleBuilder
+    let stopIds: Set<Int32>
+
+    /// Loads the model of a checkpoint; the tokenizer, chat template and image
+    /// settings come from the recipe stored in it (its last phase), unless given.
+    public init(checkpoint: String, tokenizer: String? = nil, slicing: Recipe.DataSpec? = nil) throws {
+        let file = try RunSetup.openCheckpoint(checkpoint)
+        defer { file.close() }
+        (model, _) = try loadModel(from: file, as: MiniCPMVConfig.self) { MiniCPMV(config: $0) }
+        model.isTraining = false
+        var spec: Recipe.DataSpec
+        if let slicing {
+            spec = slicing
+        } else if file.exists("recipe/text") {
+            let recipe = try Recipe.parse(try file.readString("recipe/text"), file: "\(checkpoint):/recipe/text")
+            spec = recipe.phases.last!.data
+        } else {
+            guard let tokenizer else {
+                throw CheckpointError(file: checkpoint, message: "holds no recipe; pass --tokenizer")
+            }
+            spec = Recipe.DataSpec(format: "captions", train: [], eval: nil, tokenizer: tokenizer, template: "chatml",
+                                   schema: model.config.version, resolution: nil, maxSlices: 9, scaleResolution: 448,
+                                   maxLength: 2048, rows: 1, packing: true, prompt: "Describe the image.", cache: nil,
+                                   textOnly: false)
+        }
+        if let tokenizer { spec.tokenizer = tokenizer }
+        builder = try RunSetup.builder(spec, config: model.config)
+        let t = builder.tokenizer
+        stopIds = Set([builder.template.endOfTurnToken, "<|endoftext|>", "</s>"].compactMap { t.id(of: $0) })
+    }
+
+    /// The answer to `question` about the images (paths), streamed through `onText`.
+    public func generate(question: String, images: [String], sampling: SamplingConfig = .greedy,
+                         maxTokens: Int = 128, rng: inout RNG, onText: ((String) -> Void)? = nil) throws -> String {
+        let (ids, bounds, slices) = try builder.prompt(question: question, images: images)
+        return try noGrad {
+            let cache = model.llm.makeCache()
+            let input = MiniCPMVInput(inputIds: ids, labels: Array(repeating: ignoreIndex, count: ids.count),
+                                      positionIds: (0..<ids.count).map { Int32($0) }, batch: 1, seqLen: ids.count,
+                                      pixelValues: stripsTensor(slices), tgtSizes: slices.map { (h: $0.tgtSize.h, w: $0.tgtSize.w) },
+                                      imageBounds: bounds)
+            try input.validate(for: model.config)
+            let hidden = model.llm.hiddenStates(embeddings: model.inputEmbeddings(input),
+                                                positions: input.positionIds, cache: cache)     // [1, T, D]
+            var logits = model.llm.logits(hidden: hidden.slice(axis: 1, ids.count - 1, ids.count))  // [1, 1, V]
+            var out: [Int32] = [], shown = ""
+            for _ in 0..<maxTokens {
+                let next = Int32(try sampleToken(logits, config: sampling, rng: &rng))
+                if stopIds.contains(next) { break }
+                out.append(next)
+                let text = builder.tokenizer.decode(out)
+                if let onText, text.count > shown.count, !text.hasSuffix("\u{FFFD}") {
+                    onText(String(text.dropFirst(shown.count))); shown = text
+                }
+                guard ids.count + out.count < model.config.llm.maxPositionEmbeddings else { break }
+                logits = model.llm(ids: [next], batch: 1, positions: [Int32(ids.count + out.count - 1)], cache: cache)
+            }
+            let text = builder.tokenizer.decode(out)
+            if let onText, text.count > shown.count { onText(String(text.dropFirst(shown.count))) }
+            return text
+        }
+    }
+}
+
+/// Slices as one zero-padded [N, 3, P, maxL·P] tensor (nil without slices).
+func stripsTensor(_ slices: [ImageSlice], patchSize p: Int = 14) -> Tensor? {
+    guard !slices.isEmpty else { return nil }
+    let maxL = slices.map { $0.tgtSize.h * $0.tgtSize.w }.max()!
+    let t = Tensor.zeros([slices.count, 3, p, maxL * p])
+    for (n, s) in slices.enumerated() {
+        let l = s.tgtSize.h * s.tgtSize.w
+        for row in 0..<(3 * p) {
+            s.pixels.withUnsafeBufferPointer { src in
+                (t.pointer + (n * 3 * p + row) * maxL * p).update(from: src.baseAddress! + row * l * p, count: l * p)
+            }
+        }
+    }
+    return t
+}

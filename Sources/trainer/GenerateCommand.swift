@@ -1,0 +1,87 @@
+import ArgumentParser
+import Autograd
+import Foundation
+import Training
+
+/// `trainer generate --checkpoint FILE --image IMG --prompt TEXT`
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Answer a prompt about an image with a trained checkpoint (streamed).")
+
+    @Option(help: "The checkpoint (e.g. Checkpoints/sft/latest.h5).")
+    var checkpoint: String
+    @Option(help: "An image file (PNG, JPEG, ...). Leave out for a text-only prompt.")
+    var image: String?
+    @Option(help: "The question or instruction.")
+    var prompt: String = "Describe this image in detail."
+    @Option(help: "0 = greedy; higher samples more freely.")
+    var temperature: Float = 0
+    @Option(name: .customLong("top-p"), help: "Nucleus sampling: keep the smallest set of tokens with this much probability.")
+    var topP: Float = 1
+    @Option(name: .customLong("top-k"), help: "Keep only the k most likely tokens (0 = all).")
+    var topK: Int = 0
+    @Option(name: .customLong("max-tokens"), help: "Stop after this many tokens.")
+    var maxTokens: Int = 128
+    @Option(help: "Random seed for sampling.")
+    var seed: UInt64 = 0
+    @Option(help: "Tokenizer (default: the one in the checkpoint's recipe).")
+    var tokenizer: String?
+
+    func run() throws {
+        do {
+            let g = try Generator(checkpoint: checkpoint, tokenizer: tokenizer)
+            var rng = RNG(seed: seed)
+            _ = try g.generate(question: prompt, images: image.map { [$0] } ?? [],
+                               sampling: SamplingConfig(temperature: temperature, topK: topK, topP: topP),
+                               maxTokens: maxTokens, rng: &rng) { piece in
+                print(piece, terminator: ""); fflush(stdout)
+            }
+            print("")
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// `trainer eval --checkpoint FILE --data FILE`
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Held-out loss, BLEU-4 and CIDEr-D of generated answers, and (synthetic world) attribute accuracy and hallucination rate.")
+
+    @Option(help: "The checkpoint to evaluate.")
+    var checkpoint: String
+    @Option(help: "A held-out data file (captions JSONL, conversations JSON or preference JSONL).")
+    var data: String
+    @Option(help: "Ask this for every image instead of the file's questions.")
+    var prompt: String?
+    @Option(help: "Describe at most this many images.")
+    var limit: Int = 64
+    @Option(name: .customLong("max-tokens"), help: "Longest answer.")
+    var maxTokens: Int = 96
+    @Option(help: "Ground truth of the synthetic world (default: metadata.jsonl beside the data file).")
+    var metadata: String?
+    @Flag(help: "Print the JSON report.")
+    var json = false
+    @Flag(help: "Print every generated answer.")
+    var verbose = false
+
+    func run() throws {
+        do {
+            var o = EvaluationOptions()
+            o.prompt = prompt; o.limit = limit; o.maxTokens = maxTokens; o.metadata = metadata
+            if verbose { o.log = { print($0) } }
+            let r = try Evaluation.run(checkpoint: checkpoint, data: data, options: o)
+            if json {
+                let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try enc.encode(r), as: UTF8.self))
+            } else {
+                print("\(checkpoint) on \(data): \(r.summary)")
+            }
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
