@@ -1,0 +1,203 @@
+import Foundation
+
+/// A named tensor's data as loaded from or written to a weights file: row-major Float32.
+public struct NamedArray: Equatable {
+    public var shape: [Int]
+    public var values: [Float]
+
+    public init(shape: [Int], values: [Float]) {
+        self.shape = shape
+        self.values = values
+    }
+}
+
+public enum SafetensorsError: Error, CustomStringConvertible {
+    case fileNotFound(path: String)
+    /// A directory without `model.safetensors` or `model.safetensors.index.json`.
+    case noWeightsInDirectory(path: String)
+    case corruptHeader(path: String, reason: String)
+    case unsupportedDType(path: String, tensor: String, dtype: String)
+    case badIndex(path: String, reason: String)
+    /// The index maps a tensor to a shard that does not contain it.
+    case missingTensor(path: String, tensor: String)
+    /// A tensor handed to the writer is inconsistent.
+    case invalidTensor(name: String, reason: String)
+    case ioFailed(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .fileNotFound(let path):
+            return "safetensors: file not found: \(path)"
+        case .noWeightsInDirectory(let path):
+            return "safetensors: \(path) holds neither model.safetensors nor model.safetensors.index.json"
+        case .corruptHeader(let path, let reason):
+            return "safetensors: \(path): corrupt header: \(reason)"
+        case .unsupportedDType(let path, let tensor, let dtype):
+            return "safetensors: \(path): tensor '\(tensor)' has dtype \(dtype); "
+                + "supported: F32, F16, BF16, F64, I64, I32"
+        case .badIndex(let path, let reason):
+            return "safetensors: index \(path): \(reason)"
+        case .missingTensor(let path, let tensor):
+            return "safetensors: \(path): tensor '\(tensor)' listed in the index is not in this shard"
+        case .invalidTensor(let name, let reason):
+            return "safetensors: cannot write tensor '\(name)': \(reason)"
+        case .ioFailed(let path, let reason):
+            return "safetensors: \(path): \(reason)"
+        }
+    }
+}
+
+/// Reader and writer for the safetensors format (Hugging Face weights).
+///
+/// Reading accepts one `.safetensors` file, a `model.safetensors.index.json` file, or a
+/// directory holding either `model.safetensors.index.json` (sharded) or `model.safetensors`.
+/// F32, F16, BF16, F64, I64 and I32 tensors are converted to Float32. Writing stores F32,
+/// names sorted, the data section 8-byte aligned.
+public enum Safetensors {
+    public static let indexFileName = "model.safetensors.index.json"
+    public static let singleFileName = "model.safetensors"
+
+    public static func read(_ path: String) throws -> [String: NamedArray] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw SafetensorsError.fileNotFound(path: path)
+        }
+        if isDirectory.boolValue {
+            let directory = URL(fileURLWithPath: path)
+            let index = directory.appendingPathComponent(indexFileName).path
+            if FileManager.default.fileExists(atPath: index) { return try readIndexed(index) }
+            let single = directory.appendingPathComponent(singleFileName).path
+            if FileManager.default.fileExists(atPath: single) { return try readFile(single) }
+            throw SafetensorsError.noWeightsInDirectory(path: path)
+        }
+        return path.hasSuffix(".json") ? try readIndexed(path) : try readFile(path)
+    }
+
+    /// The `__metadata__` map of one `.safetensors` file (empty when absent).
+    public static func metadata(_ path: String) throws -> [String: String] {
+        let data = try mapFile(path)
+        return try data.withUnsafeBytes { try SafetensorsFormat.parseHeader($0, path: path).metadata }
+    }
+
+    /// Writes `tensors` as F32 to `path` (through a temporary file renamed into place).
+    public static func write(_ tensors: [String: NamedArray], to path: String,
+                             metadata: [String: String] = [:]) throws {
+        let names = tensors.keys.sorted()
+        for name in names { try validate(name, tensors[name]!) }
+        let header = SafetensorsFormat.encodeHeader(
+            names: names, shapes: names.map { tensors[$0]!.shape }, metadata: metadata)
+        let temporary = path + ".partial"
+        guard FileManager.default.createFile(atPath: temporary, contents: nil) else {
+            throw SafetensorsError.ioFailed(path: path, reason: "cannot create \(temporary)")
+        }
+        do {
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
+            defer { try? handle.close() }
+            var length = UInt64(header.count).littleEndian
+            try handle.write(contentsOf: Data(bytes: &length, count: 8))
+            try handle.write(contentsOf: Data(header))
+            for name in names {
+                // Float32 is stored little-endian, which is the host order on every supported CPU.
+                try handle.write(contentsOf: tensors[name]!.values.withUnsafeBytes { Data($0) })
+            }
+            try handle.synchronize()
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw SafetensorsError.ioFailed(path: path, reason: "write failed: \(error.localizedDescription)")
+        }
+        guard rename(temporary, path) == 0 else {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw SafetensorsError.ioFailed(path: path, reason: "cannot move \(temporary) into place")
+        }
+    }
+
+    // MARK: - Internals
+
+    private static func validate(_ name: String, _ tensor: NamedArray) throws {
+        guard !name.isEmpty, name != SafetensorsFormat.metadataKey else {
+            throw SafetensorsError.invalidTensor(name: name, reason: "reserved or empty name")
+        }
+        guard tensor.shape.allSatisfy({ $0 >= 0 }), tensor.shape.reduce(1, *) == tensor.values.count else {
+            throw SafetensorsError.invalidTensor(
+                name: name, reason: "shape \(tensor.shape) does not hold \(tensor.values.count) values")
+        }
+    }
+
+    private static func mapFile(_ path: String) throws -> Data {
+        guard FileManager.default.fileExists(atPath: path) else { throw SafetensorsError.fileNotFound(path: path) }
+        do {
+            return try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+        } catch {
+            throw SafetensorsError.ioFailed(path: path, reason: "cannot read: \(error.localizedDescription)")
+        }
+    }
+
+    /// Reads every tensor of one file, or only `only` when given.
+    static func readFile(_ path: String, only: Set<String>? = nil) throws -> [String: NamedArray] {
+        let data = try mapFile(path)
+        return try data.withUnsafeBytes { bytes in
+            let header = try SafetensorsFormat.parseHeader(bytes, path: path)
+            var result: [String: NamedArray] = [:]
+            for entry in header.entries where only?.contains(entry.name) ?? true {
+                result[entry.name] = try decode(entry, bytes, dataStart: header.dataStart, path: path)
+            }
+            return result
+        }
+    }
+
+    private static func decode(_ entry: SafetensorsEntry, _ bytes: UnsafeRawBufferPointer,
+                               dataStart: Int, path: String) throws -> NamedArray {
+        guard SafetensorsFormat.elementSize(entry.dtype) != nil else {
+            throw SafetensorsError.unsupportedDType(path: path, tensor: entry.name, dtype: entry.dtype)
+        }
+        let count = entry.shape.reduce(1, *)
+        let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if count > 0 {
+                SafetensorsFormat.convert(bytes.baseAddress! + dataStart + entry.begin, count: count,
+                                          dtype: entry.dtype, into: buffer.baseAddress!)
+            }
+            initialized = count
+        }
+        return NamedArray(shape: entry.shape, values: values)
+    }
+
+    /// Reads the shards named by an index's `weight_map`, each shard once.
+    private static func readIndexed(_ indexPath: String) throws -> [String: NamedArray] {
+        let weightMap = try parseIndex(indexPath)
+        let directory = URL(fileURLWithPath: indexPath).deletingLastPathComponent()
+        var byShard: [String: Set<String>] = [:]
+        for (tensor, shard) in weightMap { byShard[shard, default: []].insert(tensor) }
+        var result: [String: NamedArray] = [:]
+        for shard in byShard.keys.sorted() {
+            let shardPath = directory.appendingPathComponent(shard).path
+            let wanted = byShard[shard]!
+            let tensors = try readFile(shardPath, only: wanted)
+            if let missing = wanted.subtracting(tensors.keys).sorted().first {
+                throw SafetensorsError.missingTensor(path: shardPath, tensor: missing)
+            }
+            result.merge(tensors) { first, _ in first }
+        }
+        return result
+    }
+
+    private static func parseIndex(_ path: String) throws -> [String: String] {
+        let data = try mapFile(path)
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: data)
+        } catch {
+            throw SafetensorsError.badIndex(path: path, reason: "not valid JSON (\(error.localizedDescription))")
+        }
+        guard let map = (object as? [String: Any])?["weight_map"] as? [String: Any] else {
+            throw SafetensorsError.badIndex(path: path, reason: "no 'weight_map' object")
+        }
+        var result: [String: String] = [:]
+        for (tensor, shard) in map {
+            guard let file = shard as? String, !file.isEmpty, !file.hasPrefix("/") else {
+                throw SafetensorsError.badIndex(path: path, reason: "weight_map['\(tensor)'] is not a file name")
+            }
+            result[tensor] = file
+        }
+        return result
+    }
+}
