@@ -153,4 +153,32 @@ final class ImageTests: XCTestCase {
         let out = RGBImage(width: 32, height: 8, pixels: pixels).resizedBicubic(width: 16, height: 8)
         for y in 0..<8 { for x in 2..<14 { XCTAssertEqual(Int(out[x, y].r), 128, accuracy: 1, "(\(x), \(y))") } }
     }
+
+    /// 9x12 → 10x3 shrinks the height by 9 pixels and grows the width, so Pillow 13 runs
+    /// the vertical pass first and Pillow ≤ 12 does not; the intermediate rounding differs.
+    /// Expected bytes: `Image.fromarray(pattern).resize((10, 3), BICUBIC)` in each version.
+    func testPassOrderMatchesEachPillowVersion() {
+        let (w, h) = (9, 12)
+        var pixels = [UInt8]()
+        for y in 0..<h { for x in 0..<w { for c in 0..<3 {
+            pixels.append(UInt8((x * 37 + y * 91 + c * 53 + x * y * 11) % 256))
+        } } }
+        let image = RGBImage(width: w, height: h, pixels: pixels)
+        let pillow10: [UInt8] = [
+            84, 142, 121, 133, 127, 154, 107, 159, 106, 148, 116, 135, 129, 130, 135, 111, 145, 121,
+            134, 119, 131, 127, 127, 122, 131, 131, 103, 141, 99, 151, 116, 150, 137, 135, 142, 141,
+            136, 114, 141, 150, 76, 137, 139, 118, 107, 105, 153, 118, 105, 138, 157, 150, 136, 136,
+            161, 128, 91, 128, 144, 113, 148, 99, 157, 126, 146, 145, 123, 130, 117, 137, 113, 107,
+            143, 90, 123, 158, 86, 134, 145, 122, 121, 101, 150, 117, 139, 121, 153, 115, 124, 129,
+        ]
+        let pillow13: [UInt8] = [
+            84, 141, 120, 133, 128, 153, 107, 159, 106, 148, 116, 135, 129, 130, 136, 111, 144, 121,
+            134, 119, 130, 126, 126, 122, 130, 131, 103, 141, 99, 151, 117, 150, 137, 135, 142, 141,
+            136, 115, 141, 150, 76, 136, 139, 118, 107, 105, 153, 118, 105, 138, 156, 150, 136, 136,
+            161, 127, 91, 128, 144, 112, 149, 99, 157, 127, 146, 144, 123, 130, 117, 136, 113, 107,
+            143, 91, 123, 159, 86, 134, 145, 122, 120, 101, 150, 116, 140, 121, 154, 115, 124, 129,
+        ]
+        XCTAssertEqual(image.resizedBicubic(width: 10, height: 3, passOrder: .horizontalFirst).pixels, pillow10)
+        XCTAssertEqual(image.resizedBicubic(width: 10, height: 3, passOrder: .pillow13).pixels, pillow13)
+    }
 }

@@ -73,6 +73,14 @@ final class PreprocessTests: XCTestCase {
         XCTAssertEqual(out.placeholder.components(separatedBy: "<slice>").count - 1, 2)
     }
 
+    func testSliceConfigDecodesOfficialNamesWithDefaults() throws {
+        let json = #"{"max_slice_nums": 4, "never_split": true, "resize_pass_order": "pillow13"}"#
+        let config = try JSONDecoder().decode(SliceConfig.self, from: Data(json.utf8))
+        XCTAssertEqual(config, SliceConfig(maxSliceNums: 4, scaleResolution: 448, patchSize: 14, neverSplit: true,
+                                           resizePassOrder: .pillow13))
+        XCTAssertEqual(try JSONDecoder().decode(SliceConfig.self, from: Data("{}".utf8)), SliceConfig())
+    }
+
     func testInvalidSliceSettingsAreReported() {
         XCTAssertThrowsError(try SliceConfig(maxSliceNums: 0).validate()) { error in
             XCTAssertTrue("\(error)".contains("max_slice_nums"), "\(error)")
