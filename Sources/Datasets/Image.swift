@@ -102,18 +102,37 @@ extension RGBImage {
 
     /// Writes the image as an 8-bit RGB PNG.
     public func writePNG(to path: String) throws {
+        try checkWritable(path)
+        let ok = pixels.withUnsafeBytes { raw in
+            stbi_write_png(path, Int32(width), Int32(height), 3, raw.baseAddress, Int32(width * 3))
+        }
+        guard ok != 0 else {
+            throw ImageError.writeFailed(path: path, reason: "stb_image_write failed (permissions or disk full?)")
+        }
+    }
+
+    /// Writes the image as a baseline JPEG; `quality` 1...100 (stb_image_write's encoder).
+    public func writeJPEG(to path: String, quality: Int = 90) throws {
+        try checkWritable(path)
+        guard (1...100).contains(quality) else {
+            throw ImageError.writeFailed(path: path, reason: "JPEG quality \(quality) is outside 1...100")
+        }
+        let ok = pixels.withUnsafeBytes { raw in
+            stbi_write_jpg(path, Int32(width), Int32(height), 3, raw.baseAddress, Int32(quality))
+        }
+        guard ok != 0 else {
+            throw ImageError.writeFailed(path: path, reason: "stb_image_write failed (permissions or disk full?)")
+        }
+    }
+
+    /// A non-empty image and an existing directory: what stb cannot tell us about.
+    private func checkWritable(_ path: String) throws {
         guard width > 0, height > 0 else {
             throw ImageError.writeFailed(path: path, reason: "cannot encode an empty \(width)x\(height) image")
         }
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty, !FileManager.default.fileExists(atPath: dir) {
             throw ImageError.writeFailed(path: path, reason: "directory \(dir) does not exist")
-        }
-        let ok = pixels.withUnsafeBytes { raw in
-            stbi_write_png(path, Int32(width), Int32(height), 3, raw.baseAddress, Int32(width * 3))
-        }
-        guard ok != 0 else {
-            throw ImageError.writeFailed(path: path, reason: "stb_image_write failed (permissions or disk full?)")
         }
     }
 

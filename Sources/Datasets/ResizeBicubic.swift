@@ -15,6 +15,26 @@ import Foundation
 //     to 0...255 after an arithmetic shift;
 //   * the horizontal pass runs first, on only the rows the vertical pass will read,
 //     then the vertical pass; a pass whose size does not change is skipped.
+//
+// The pass order changes the rounding of the intermediate image. Pillow up to 12
+// (the official MiniCPM-V code pins 10.1) always runs horizontal first; Pillow 13 runs
+// the vertical pass first when the height loses more than twice as many pixels as the
+// width. `ResizePassOrder` selects either behaviour.
+
+/// Which Pillow's order of the two resampling passes to reproduce.
+public enum ResizePassOrder: String, CaseIterable, Codable {
+    /// Always horizontal, then vertical: Pillow ≤ 12.
+    case horizontalFirst = "horizontal-first"
+    /// Vertical first when `inH − outH > 2·(inW − outW)` and the height shrinks: Pillow ≥ 13.
+    case pillow13 = "pillow13"
+
+    func verticalFirst(inW: Int, inH: Int, outW: Int, outH: Int) -> Bool {
+        switch self {
+        case .horizontalFirst: return false
+        case .pillow13: return inH - outH > 0 && inH - outH > (inW - outW) * 2
+        }
+    }
+}
 
 /// Fixed-point precision Pillow uses for 8-bit images: 32 bits minus 8 for the
 /// value minus 2 guard bits (weights can sum above 1 on either side of a lobe).
@@ -95,7 +115,8 @@ private func clip8(_ v: Int32) -> UInt8 {
 
 extension RGBImage {
     /// Resizes with Pillow's BICUBIC filter, bit-exact with `Image.resize((w, h), BICUBIC)`.
-    public func resizedBicubic(width outW: Int, height outH: Int) -> RGBImage {
+    public func resizedBicubic(width outW: Int, height outH: Int,
+                               passOrder: ResizePassOrder = .horizontalFirst) -> RGBImage {
         precondition(outW > 0 && outH > 0, "resize to an empty size \(outW)x\(outH)")
         precondition(width > 0 && height > 0, "resize of an empty image")
         let needHorizontal = outW != width
@@ -104,6 +125,14 @@ extension RGBImage {
         let vertical = ResampleKernel(inSize: height, outSize: outH)
 
         var current = self
+        if passOrder.verticalFirst(inW: width, inH: height, outW: outW, outH: outH) {
+            // The vertical pass reads the whole width; the horizontal pass then every row.
+            if needVertical { current = current.resampledVertically(vertical, outHeight: outH, rowShift: 0) }
+            if needHorizontal {
+                current = current.resampledHorizontally(horizontal, outWidth: outW, rows: 0..<current.height)
+            }
+            return current
+        }
         var verticalShift = 0
         if needHorizontal {
             // Only the source rows the vertical pass reads are resampled horizontally.

@@ -16,12 +16,33 @@ public struct SliceConfig: Equatable, Codable {
     public var patchSize: Int
     /// Never slice: the whole image is only resized (pretraining stages 1 and 2).
     public var neverSplit: Bool
+    /// Which Pillow's resampling pass order the resizes reproduce.
+    public var resizePassOrder: ResizePassOrder
 
-    public init(maxSliceNums: Int = 9, scaleResolution: Int = 448, patchSize: Int = 14, neverSplit: Bool = false) {
+    public init(maxSliceNums: Int = 9, scaleResolution: Int = 448, patchSize: Int = 14, neverSplit: Bool = false,
+                resizePassOrder: ResizePassOrder = .horizontalFirst) {
         self.maxSliceNums = maxSliceNums
         self.scaleResolution = scaleResolution
         self.patchSize = patchSize
         self.neverSplit = neverSplit
+        self.resizePassOrder = resizePassOrder
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case maxSliceNums = "max_slice_nums", scaleResolution = "scale_resolution", patchSize = "patch_size"
+        case neverSplit = "never_split", resizePassOrder = "resize_pass_order"
+    }
+
+    /// Decodes the official field names; every field is optional and defaults as above.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = SliceConfig()
+        self.init(maxSliceNums: try c.decodeIfPresent(Int.self, forKey: .maxSliceNums) ?? d.maxSliceNums,
+                  scaleResolution: try c.decodeIfPresent(Int.self, forKey: .scaleResolution) ?? d.scaleResolution,
+                  patchSize: try c.decodeIfPresent(Int.self, forKey: .patchSize) ?? d.patchSize,
+                  neverSplit: try c.decodeIfPresent(Bool.self, forKey: .neverSplit) ?? d.neverSplit,
+                  resizePassOrder: try c.decodeIfPresent(ResizePassOrder.self, forKey: .resizePassOrder)
+                      ?? d.resizePassOrder)
     }
 
     /// Checks the values a user supplied (recipe or command line); slicing assumes them.
@@ -186,11 +207,13 @@ extension RGBImage {
     /// the plan slices, the refine-sized image cut into the grid.
     public func sliced(config: SliceConfig = SliceConfig()) -> SlicedImage {
         let plan = SlicePlan(width: width, height: height, config: config)
-        let overview = resizedBicubic(width: plan.overviewSize.width, height: plan.overviewSize.height)
+        let order = config.resizePassOrder
+        let overview = resizedBicubic(width: plan.overviewSize.width, height: plan.overviewSize.height,
+                                      passOrder: order)
         guard let grid = plan.grid, let refine = plan.refineSize, let cell = plan.sliceSize else {
             return SlicedImage(plan: plan, overview: overview, slices: [])
         }
-        let refined = resizedBicubic(width: refine.width, height: refine.height)
+        let refined = resizedBicubic(width: refine.width, height: refine.height, passOrder: order)
         var slices: [RGBImage] = []
         slices.reserveCapacity(grid.count)
         for r in 0..<grid.rows {
