@@ -18,29 +18,48 @@ public struct AttentionMask {
     }
 }
 
-/// Query rows [q0, q1) attend key columns [k0, k1); when causal, row i of the
-/// block sees columns j ≤ i + (k1 − k0) − (q1 − q0).
+/// Query rows [q0, q1) attend key columns [k0, k1). When causal, row r of the
+/// block (counted from q0) sees the first `visible(r)` columns: key j is visible
+/// to query i iff j ≤ i + (Tk − Tq), i.e. the two sequences are aligned at their
+/// ends, and `shift` is that offset expressed relative to the block's corners.
 struct AttentionBlock {
     let q0, q1, k0, k1: Int
+    let shift: Int
     var rows: Int { q1 - q0 }
     var cols: Int { k1 - k0 }
+
+    /// How many leading columns row `r` of the block attends to.
+    @inline(__always)
+    func visible(_ r: Int, causal: Bool) -> Int {
+        causal ? Swift.max(0, Swift.min(cols, r + shift + 1)) : cols
+    }
 }
 
+/// The blocks of every batch element. Segment ids cut the sequence into runs of
+/// equal ids (each run attends only to itself); key lengths then cut every
+/// block's columns at the length.
 func attentionBlocks(_ mask: AttentionMask, batch: Int, tq: Int, tk: Int) -> [[AttentionBlock]] {
-    (0..<batch).map { b in
+    if let seg = mask.segmentIds {
+        require(tq == tk, "segment ids need self-attention (Tq == Tk), got Tq \(tq), Tk \(tk)")
+        require(seg.count == batch * tq, "\(seg.count) segment ids for [\(batch), \(tq)]")
+    }
+    if let lengths = mask.keyLengths {
+        require(lengths.count == batch, "\(lengths.count) key lengths for a batch of \(batch)")
+    }
+    return (0..<batch).map { b in
+        let len = mask.keyLengths.map { Swift.max(0, Swift.min($0[b], tk)) } ?? tk
+        var blocks: [AttentionBlock] = []
         if let seg = mask.segmentIds {
-            precondition(tq == tk, "segment ids need self-attention (Tq == Tk)")
-            precondition(seg.count == batch * tq, "\(seg.count) segment ids for [\(batch), \(tq)]")
-            var blocks: [AttentionBlock] = []
             var start = 0
-            for t in 1...tq where t == tq || seg[b * tq + t] != seg[b * tq + start] {
-                blocks.append(AttentionBlock(q0: start, q1: t, k0: start, k1: t))
+            for t in 1...Swift.max(tq, 1) where tq > 0 && (t == tq || seg[b * tq + t] != seg[b * tq + start]) {
+                let k1 = Swift.min(t, len)
+                if k1 > start { blocks.append(AttentionBlock(q0: start, q1: t, k0: start, k1: k1, shift: 0)) }
                 start = t
             }
-            return blocks
+        } else if len > 0 && tq > 0 {
+            blocks.append(AttentionBlock(q0: 0, q1: tq, k0: 0, k1: len, shift: tk - tq))
         }
-        let len = mask.keyLengths.map { min($0[b], tk) } ?? tk
-        return len > 0 ? [AttentionBlock(q0: 0, q1: tq, k0: 0, k1: len)] : []
+        return blocks
     }
 }
 
@@ -51,10 +70,10 @@ func attentionBlocks(_ mask: AttentionMask, batch: Int, tq: Int, tk: Int) -> [[A
 /// with no visible key give zeros.
 public func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor,
                                       mask: AttentionMask = AttentionMask(), scale: Float? = nil) -> Tensor {
-    precondition(q.rank == 4 && k.rank == 4 && v.shape == k.shape, "attention shapes \(q.shape) \(k.shape) \(v.shape)")
+    require(q.rank == 4 && k.rank == 4 && v.shape == k.shape, "attention shapes \(q.shape) \(k.shape) \(v.shape)")
     let (batch, tq, heads, dh) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
     let (tk, kvHeads) = (k.shape[1], k.shape[2])
-    precondition(k.shape[0] == batch && k.shape[3] == dh && heads % kvHeads == 0,
+    require(k.shape[0] == batch && k.shape[3] == dh && heads % kvHeads == 0,
                  "attention shapes \(q.shape) vs \(k.shape)")
     let group = heads / kvHeads
     let scale = scale ?? 1 / Float(dh).squareRoot()
@@ -82,7 +101,7 @@ public func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor,
                 let vb = vp + ((b * tk + blk.k0) * kvHeads + kh) * dh
                 BLAS.sgemm(false, true, n, m, dh, scale, qb, ldq, kb, ldk, 0, p, m)   // S [n, m]
                 for r in 0..<n {
-                    let visible = causal ? max(0, min(m, r + (m - n) + 1)) : m
+                    let visible = blk.visible(r, causal: causal)
                     let row = p + r * m
                     softmaxRow(row, row, visible)
                     if visible < m { (row + visible).update(repeating: 0, count: m - visible) }

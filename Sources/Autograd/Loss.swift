@@ -9,7 +9,7 @@ public let ignoreIndex: Int32 = -100
 /// is `ignoreIndex`. Computed in Float32 through a stable log-softmax.
 public func selectedLogProbs(_ logits: Tensor, targets: [Int32]) -> Tensor {
     let v = logits.shape.last!, n = logits.count / v
-    precondition(targets.count == n, "\(targets.count) targets for \(n) rows of logits")
+    require(targets.count == n, "\(targets.count) targets for \(n) rows of logits")
     let out = Tensor.zeros([n])
     var lse = [Float](repeating: 0, count: n)
     let x = logits.pointer, o = out.pointer
@@ -19,7 +19,7 @@ public func selectedLogProbs(_ logits: Tensor, targets: [Int32]) -> Tensor {
             for i in r {
                 let t = targets[i]
                 guard t != ignoreIndex else { continue }
-                precondition(t >= 0 && Int(t) < v, "target \(t) outside a vocabulary of \(v)")
+                require(t >= 0 && Int(t) < v, "target \(t) outside a vocabulary of \(v)")
                 let l = logSumExp(x + i * v, v)
                 lp[i] = l
                 o[i] = x[i * v + Int(t)] - l

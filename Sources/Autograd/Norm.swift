@@ -33,6 +33,9 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float) -
     var inputs = [x]
     if let weight { inputs.append(weight) }
     if let bias { inputs.append(bias) }
+    let needX = x.requiresGrad, needW = weight?.requiresGrad ?? false, needB = bias?.requiresGrad ?? false
+    let hasW = weight != nil, hasB = bias != nil
+    let x = x.detached(), weight = weight?.detached()
     return out.recorded(inputs) { g in
         let gp = g.pointer
         let gx = Tensor.empty(x.shape)
@@ -57,7 +60,7 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float) -
                 }
             }
         }
-        if weight != nil || bias != nil {
+        if needW || needB {
             let gwp = gw.pointer, gbp = gb.pointer
             for row in 0..<rows {
                 let xr = xp + row * d, gr = gp + row * d
@@ -65,9 +68,10 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float) -
                 for j in 0..<d { gwp[j] += gr[j] * (xr[j] - mu) * rs; gbp[j] += gr[j] }
             }
         }
-        var grads: [Tensor?] = [x.requiresGrad ? gx : nil]
-        if let weight { grads.append(weight.requiresGrad ? gw : nil) }
-        if let bias { grads.append(bias.requiresGrad ? gb : nil) }
+        _ = weight                          // keeps `w` alive until backward has run
+        var grads: [Tensor?] = [needX ? gx : nil]
+        if hasW { grads.append(needW ? gw : nil) }
+        if hasB { grads.append(needB ? gb : nil) }
         return grads
     }
 }
@@ -91,7 +95,10 @@ public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) -> Tensor {
             }
         }
     }
+    let needX = x.requiresGrad, needW = weight.requiresGrad
+    let saved = (x: x.detached(), weight: weight.detached())
     return out.recorded([x, weight]) { g in
+        _ = saved                           // keeps `xp` and `w` alive until backward has run
         let gp = g.pointer
         let gx = Tensor.empty(x.shape), gw = Tensor.zeros([d])
         let gxp = gx.pointer, gwp = gw.pointer
@@ -106,12 +113,12 @@ public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) -> Tensor {
                 for j in 0..<d { dr[j] = rs * (gr[j] * w[j] - xr[j] * rs * s) }
             }
         }
-        if weight.requiresGrad {
+        if needW {
             for row in 0..<rows {
                 let xr = xp + row * d, gr = gp + row * d, rs = rstd[row]
                 for j in 0..<d { gwp[j] += gr[j] * xr[j] * rs }
             }
         }
-        return [x.requiresGrad ? gx : nil, weight.requiresGrad ? gw : nil]
+        return [needX ? gx : nil, needW ? gw : nil]
     }
 }

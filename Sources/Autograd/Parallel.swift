@@ -5,18 +5,35 @@ import COpenBLAS
 /// The engine's thread budget. BLAS gets all of it for large GEMMs; the engine's
 /// own kernels split their work into at most this many chunks. Pools are never
 /// nested: inside `parallelFor` everything runs serially and BLAS on one thread.
+///
+/// The budget starts from `TRAINER_THREADS` when set (else the number of active
+/// cores) and is handed to OpenBLAS before the engine's first GEMM.
 public enum Threads {
     nonisolated(unsafe) public private(set) static var count: Int = {
-        if let s = ProcessInfo.processInfo.environment["TRAINER_THREADS"], let n = Int(s), n > 0 { return n }
-        return ProcessInfo.processInfo.activeProcessorCount
+        let n = Threads.fromEnvironment ?? ProcessInfo.processInfo.activeProcessorCount
+        openblas_set_num_threads(Int32(n))
+        return n
     }()
     nonisolated(unsafe) static var insideParallelRegion = false
+
+    /// `TRAINER_THREADS` as a positive integer, or nil when unset or invalid.
+    public static var fromEnvironment: Int? {
+        guard let s = ProcessInfo.processInfo.environment["TRAINER_THREADS"], let n = Int(s), n > 0 else { return nil }
+        return n
+    }
 
     /// Sets the thread budget for the engine and for OpenBLAS.
     public static func set(_ n: Int) {
         count = max(1, n)
         openblas_set_num_threads(Int32(count))
     }
+
+    /// The number of threads OpenBLAS will use for the next call.
+    public static var blasThreads: Int { Int(openblas_get_num_threads()) }
+
+    /// Forces the lazy initialisation above (so OpenBLAS follows `TRAINER_THREADS`).
+    @inline(__always)
+    static func ensureConfigured() { _ = count }
 }
 
 /// Splits `0..<n` into contiguous chunks of at least `grain` items and runs them
@@ -29,6 +46,7 @@ public func parallelFor(_ n: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) 
         body(0..<n)
         return
     }
+    // BLAS calls made by `body` run on the calling worker only: one pool at a time.
     Threads.insideParallelRegion = true
     openblas_set_num_threads(1)
     defer {

@@ -52,6 +52,7 @@ public struct RNG: Codable, Equatable {
 
     /// Normal(0, std) truncated to [a, b] (absolute bounds, as PyTorch's trunc_normal_).
     public mutating func truncatedNormal(std: Float, a: Float = -2, b: Float = 2) -> Float {
+        require(a < b && std > 0, "truncated normal needs a < b and std > 0")
         while true {
             let x = normal() * std
             if x >= a && x <= b { return x }
@@ -60,7 +61,7 @@ public struct RNG: Codable, Equatable {
 
     /// Integer in 0..<n.
     public mutating func below(_ n: Int) -> Int {
-        precondition(n > 0)
+        require(n > 0, "below(\(n)): n must be positive")
         return Int(next() % UInt64(n))
     }
 
@@ -97,7 +98,7 @@ extension Tensor {
 /// Inverted dropout: zeroes each value with probability `p`, scales the rest by 1/(1-p).
 public func dropout(_ x: Tensor, p: Float, rng: inout RNG) -> Tensor {
     guard p > 0 else { return x }
-    precondition(p < 1, "dropout probability must be < 1")
+    require(p < 1, "dropout probability must be < 1")
     let mask = Tensor.empty(x.shape)
     let scale = 1 / (1 - p)
     for i in 0..<mask.count { mask.pointer[i] = rng.uniform() < p ? 0 : scale }

@@ -16,9 +16,9 @@ extension Tensor {
         for a in axes.reversed() { x = reduceAxis(x, a) }
         let outShape = keepDims ? kept : shape.enumerated().filter { !axes.contains($0.offset) }.map(\.element)
         let out = x.reshaped(outShape).detached()
-        let input = self
+        let inShape = shape
         return out.recorded([self]) { g in
-            [g.reshaped(kept).expanded(to: input.shape)]
+            [g.reshaped(kept).expanded(to: inShape)]
         }
     }
 

@@ -6,10 +6,10 @@ import Foundation
 ///
 /// x [B, T, H, Dh]; positions holds B·T entries (row-major over [B, T]).
 public func rotaryEmbedding(_ x: Tensor, positions: [Int32], theta: Float) -> Tensor {
-    precondition(x.rank == 4, "rotaryEmbedding expects [B, T, H, Dh], got \(x.shape)")
+    require(x.rank == 4, "rotaryEmbedding expects [B, T, H, Dh], got \(x.shape)")
     let (b, t, h, dh) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-    precondition(positions.count == b * t, "\(positions.count) positions for [\(b), \(t)]")
-    precondition(dh % 2 == 0, "rotary head dim must be even")
+    require(positions.count == b * t, "\(positions.count) positions for [\(b), \(t)]")
+    require(dh % 2 == 0, "rotary head dim must be even")
     let half = dh / 2
     // cos/sin tables per token, computed in Double for accuracy at long positions.
     var cosT = [Float](repeating: 0, count: b * t * half), sinT = cosT

@@ -10,7 +10,7 @@ public final class Storage {
     public let count: Int
 
     public init(count: Int) {
-        precondition(count >= 0, "negative storage size")
+        require(count >= 0, "negative storage size")
         var raw: UnsafeMutableRawPointer?
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
         guard posix_memalign(&raw, 64, bytes) == 0, let raw else {

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One recorded operation: the nodes of its differentiable inputs and the
 /// closure that maps the output gradient to input gradients.
 ///
@@ -23,7 +27,7 @@ public final class Node {
     public func zeroGrad() { grad = nil }
 
     func accumulate(_ g: Tensor) {
-        precondition(g.shape.reduce(1, *) == shape.reduce(1, *),
+        require(g.shape.reduce(1, *) == shape.reduce(1, *),
                      "gradient shape \(g.shape) does not match \(shape)")
         let g = g.shape == shape ? g.detached() : g.detached().reshaped(shape)
         if let old = grad {
@@ -35,9 +39,24 @@ public final class Node {
 }
 
 /// Whether ops record onto the tape. Off inside `noGrad { }`.
+///
+/// The switch is per thread (like PyTorch's grad mode): a data-loading thread
+/// that runs tensor code under `noGrad` must not stop the training thread from
+/// recording. New threads start with recording enabled.
 public enum GradMode {
-    nonisolated(unsafe) public static var isEnabled = true
+    public static var isEnabled: Bool {
+        get { pthread_getspecific(gradModeKey) == nil }
+        set { pthread_setspecific(gradModeKey, newValue ? nil : UnsafeRawPointer(bitPattern: 1)) }
+    }
 }
+
+/// Thread-local slot for `GradMode`: nil means enabled (the default for a new thread).
+private let gradModeKey: pthread_key_t = {
+    var key = pthread_key_t()
+    // Not inside require(): -Ounchecked does not evaluate its condition.
+    if pthread_key_create(&key, nil) != 0 { fatalError("cannot create the grad-mode thread key") }
+    return key
+}()
 
 /// Runs `body` without recording anything: no graph, no saved tensors.
 public func noGrad<T>(_ body: () throws -> T) rethrows -> T {
@@ -64,10 +83,10 @@ extension Tensor {
     /// otherwise a seed gradient of the same shape is required.
     public func backward(_ seed: Tensor? = nil) {
         guard let root = node else {
-            preconditionFailure("backward() on a tensor that does not require grad")
+            fatalError("backward() on a tensor that does not require grad")
         }
         let seed = seed ?? {
-            precondition(count == 1, "backward() without a seed needs a scalar, got \(shape)")
+            require(count == 1, "backward() without a seed needs a scalar, got \(shape)")
             return Tensor.ones(shape)
         }()
         let savedMode = GradMode.isEnabled
@@ -75,9 +94,10 @@ extension Tensor {
         defer { GradMode.isEnabled = savedMode }
         root.accumulate(seed)
         for n in topologicalOrder(root).reversed() {
-            guard let fn = n.backward, let g = n.grad else { continue }
+            guard let fn = n.backward else { continue }
+            n.backward = nil        // releases the saved tensors (once `fn` returns)
+            guard let g = n.grad else { continue }   // no gradient reached this node
             let grads = fn(g)
-            n.backward = nil        // releases the saved tensors
             if !n.isLeaf { n.grad = nil }
             for (input, gi) in zip(n.inputs, grads) {
                 if let input, let gi { input.accumulate(gi) }

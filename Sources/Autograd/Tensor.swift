@@ -1,3 +1,5 @@
+import Foundation
+
 /// A contiguous, row-major Float32 tensor with an optional place on the tape.
 ///
 /// `Tensor` is a value: ops return new tensors and never mutate their inputs.
@@ -10,7 +12,7 @@ public struct Tensor {
     public internal(set) var node: Node?
 
     public init(storage: Storage, shape: [Int]) {
-        precondition(shape.reduce(1, *) == storage.count,
+        require(shape.reduce(1, *) == storage.count,
                      "shape \(shape) does not match \(storage.count) values")
         self.storage = storage
         self.shape = shape
@@ -18,7 +20,7 @@ public struct Tensor {
     }
 
     public init(_ values: [Float], shape: [Int]) {
-        precondition(shape.reduce(1, *) == values.count,
+        require(shape.reduce(1, *) == values.count,
                      "shape \(shape) does not match \(values.count) values")
         self.storage = values.withUnsafeBufferPointer { Storage(copying: $0) }
         self.shape = shape
@@ -54,14 +56,14 @@ public struct Tensor {
 
     func normalize(_ axis: Int) -> Int {
         let a = axis < 0 ? axis + rank : axis
-        precondition(a >= 0 && a < rank, "axis \(axis) out of range for shape \(shape)")
+        require(a >= 0 && a < rank, "axis \(axis) out of range for shape \(shape)")
         return a
     }
 
     public var scalars: [Float] { Array(storage.buffer) }
 
     public var item: Float {
-        precondition(count == 1, "item of a tensor with \(count) values")
+        require(count == 1, "item of a tensor with \(count) values")
         return storage.pointer[0]
     }
 
@@ -90,5 +92,3 @@ extension Tensor: CustomStringConvertible {
         return "Tensor(\(shape), [\(head)\(count > 8 ? ", …" : "")])"
     }
 }
-
-import Foundation

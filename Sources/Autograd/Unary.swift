@@ -1,0 +1,95 @@
+import Foundation
+
+/// Unary elementwise ops; forward and backward side by side.
+
+/// Which value a unary op's backward needs: its input x or its output y.
+enum SavedValue { case input, output }
+
+extension Tensor {
+    /// `f` applied elementwise, with no tape (the caller records).
+    @inline(__always)
+    func mapNoSave(_ f: (Float) -> Float) -> Tensor {
+        let out = Tensor.empty(shape)
+        let o = out.pointer, x = pointer
+        parallelFor(count, grain: elementwiseGrain) { r in for i in r { o[i] = f(x[i]) } }
+        return out
+    }
+
+    /// Applies `f` elementwise and records `grad(g, v)`, which gives dL/dx from
+    /// dL/dy and the saved value v (x or y, per `saving`), elementwise. Only the
+    /// saved value is kept alive until backward.
+    @inline(__always)
+    func map(_ f: (Float) -> Float, saving: SavedValue,
+             grad: @escaping (_ g: Float, _ v: Float) -> Float) -> Tensor {
+        let out = mapNoSave(f)
+        guard GradMode.isEnabled && requiresGrad else { return out }
+        let saved = saving == .input ? detached() : out
+        return out.recorded([self]) { g in
+            let gi = Tensor.empty(saved.shape)
+            let d = gi.pointer, gp = g.pointer, vp = saved.pointer
+            parallelFor(gi.count, grain: elementwiseGrain) { r in
+                for i in r { d[i] = grad(gp[i], vp[i]) }
+            }
+            return [gi]
+        }
+    }
+
+    public func exp() -> Tensor { map({ Foundation.exp($0) }, saving: .output) { g, y in g * y } }
+    public func log() -> Tensor { map({ Foundation.log($0) }, saving: .input) { g, x in g / x } }
+    public func sqrt() -> Tensor { map({ $0.squareRoot() }, saving: .output) { g, y in g * 0.5 / y } }
+    public func rsqrt() -> Tensor {
+        map({ 1 / $0.squareRoot() }, saving: .output) { g, y in -0.5 * g * y * y * y }
+    }
+    public func abs() -> Tensor {
+        map({ Swift.abs($0) }, saving: .input) { g, x in x > 0 ? g : (x < 0 ? -g : 0) }
+    }
+    public func square() -> Tensor { map({ $0 * $0 }, saving: .input) { g, x in 2 * g * x } }
+    public func pow(_ p: Float) -> Tensor {
+        map({ Foundation.pow($0, p) }, saving: .input) { g, x in g * p * Foundation.pow(x, p - 1) }
+    }
+    /// Values limited to [lo, hi]; the gradient passes where lo ≤ x ≤ hi.
+    public func clamp(min lo: Float = -.infinity, max hi: Float = .infinity) -> Tensor {
+        map({ Swift.min(Swift.max($0, lo), hi) }, saving: .input) { g, x in (x >= lo && x <= hi) ? g : 0 }
+    }
+    public func tanh() -> Tensor { map({ Foundation.tanh($0) }, saving: .output) { g, y in g * (1 - y * y) } }
+    public func sigmoid() -> Tensor { map(sigmoidf, saving: .output) { g, y in g * y * (1 - y) } }
+    public func relu() -> Tensor { map({ Swift.max($0, 0) }, saving: .input) { g, x in x > 0 ? g : 0 } }
+
+    /// SiLU (swish), x·σ(x).
+    public func silu() -> Tensor {
+        map({ $0 * sigmoidf($0) }, saving: .input) { g, x in
+            let s = sigmoidf(x)
+            return g * s * (1 + x * (1 - s))
+        }
+    }
+
+    /// GELU with the tanh approximation (`gelu_pytorch_tanh`).
+    public func geluTanh() -> Tensor {
+        map({ x in
+            let u = geluK0 * (x + geluK1 * x * x * x)
+            return 0.5 * x * (1 + Foundation.tanh(u))
+        }, saving: .input) { g, x in
+            let u = geluK0 * (x + geluK1 * x * x * x)
+            let t = Foundation.tanh(u)
+            let du = geluK0 * (1 + 3 * geluK1 * x * x)
+            return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du)
+        }
+    }
+
+    /// Exact GELU, x·Φ(x).
+    public func geluErf() -> Tensor {
+        map({ x in 0.5 * x * (1 + Foundation.erf(x * Float(0.5.squareRoot()))) }, saving: .input) { g, x in
+            let cdf = 0.5 * (1 + Foundation.erf(x * Float(0.5.squareRoot())))
+            let pdf = Foundation.exp(-0.5 * x * x) * Float(1 / (2 * Double.pi).squareRoot())
+            return g * (cdf + x * pdf)
+        }
+    }
+}
+
+let geluK0 = Float((2 / Double.pi).squareRoot())
+let geluK1: Float = 0.044715
+
+@inline(__always)
+func sigmoidf(_ x: Float) -> Float {
+    x >= 0 ? 1 / (1 + Foundation.exp(-x)) : { let e = Foundation.exp(x); return e / (1 + e) }()
+}
