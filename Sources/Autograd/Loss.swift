@@ -34,8 +34,9 @@ public func selectedLogProbs(_ logits: Tensor, targets: [Int32]) -> Tensor {
             for i in r {
                 let t = targets[i]
                 guard t != ignoreIndex else { continue }
-                let gi = gp[i], l = lse[i], row = x + i * v, dr = d + i * v
-                for j in 0..<v { dr[j] = -gi * Foundation.exp(row[j] - l) }
+                let gi = gp[i], row = x + i * v, dr = d + i * v
+                let l = Vec(repeating: lse[i]), scale = Vec(repeating: -gi)
+                mapVec(row, dr, v) { scale * vexp($0 - l) }     // −g · softmax
                 dr[Int(t)] += gi
             }
         }

@@ -34,7 +34,6 @@ extension Tensor {
         }
     }
 
-    public func exp() -> Tensor { map({ Foundation.exp($0) }, saving: .output) { g, y in g * y } }
     public func log() -> Tensor { map({ Foundation.log($0) }, saving: .input) { g, x in g / x } }
     public func sqrt() -> Tensor { map({ $0.squareRoot() }, saving: .output) { g, y in g * 0.5 / y } }
     public func rsqrt() -> Tensor {
@@ -51,30 +50,7 @@ extension Tensor {
     public func clamp(min lo: Float = -.infinity, max hi: Float = .infinity) -> Tensor {
         map({ Swift.min(Swift.max($0, lo), hi) }, saving: .input) { g, x in (x >= lo && x <= hi) ? g : 0 }
     }
-    public func tanh() -> Tensor { map({ Foundation.tanh($0) }, saving: .output) { g, y in g * (1 - y * y) } }
-    public func sigmoid() -> Tensor { map(sigmoidf, saving: .output) { g, y in g * y * (1 - y) } }
     public func relu() -> Tensor { map({ Swift.max($0, 0) }, saving: .input) { g, x in x > 0 ? g : 0 } }
-
-    /// SiLU (swish), x·σ(x).
-    public func silu() -> Tensor {
-        map({ $0 * sigmoidf($0) }, saving: .input) { g, x in
-            let s = sigmoidf(x)
-            return g * s * (1 + x * (1 - s))
-        }
-    }
-
-    /// GELU with the tanh approximation (`gelu_pytorch_tanh`).
-    public func geluTanh() -> Tensor {
-        map({ x in
-            let u = geluK0 * (x + geluK1 * x * x * x)
-            return 0.5 * x * (1 + Foundation.tanh(u))
-        }, saving: .input) { g, x in
-            let u = geluK0 * (x + geluK1 * x * x * x)
-            let t = Foundation.tanh(u)
-            let du = geluK0 * (1 + 3 * geluK1 * x * x)
-            return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du)
-        }
-    }
 
     /// Exact GELU, x·Φ(x).
     public func geluErf() -> Tensor {
@@ -86,10 +62,5 @@ extension Tensor {
     }
 }
 
-let geluK0 = Float((2 / Double.pi).squareRoot())
+let geluK0: Float = 0.797_884_560_802_865_4     // √(2/π), a literal so it needs no lazy initialisation
 let geluK1: Float = 0.044715
-
-@inline(__always)
-func sigmoidf(_ x: Float) -> Float {
-    x >= 0 ? 1 / (1 + Foundation.exp(-x)) : { let e = Foundation.exp(x); return e / (1 + e) }()
-}
