@@ -91,6 +91,16 @@ public func / (a: Tensor, b: Tensor) -> Tensor {
     }
 }
 
+/// dst += src elementwise (same count; no tape). Only for buffers the caller owns.
+func addInPlace(_ dst: Tensor, _ src: Tensor) {
+    require(dst.count == src.count, "addInPlace of \(src.count) values into \(dst.count)")
+    let d = dst.pointer, s = src.pointer
+    parallelFor(dst.count, grain: elementwiseGrain) { r in
+        let o = r.lowerBound
+        mapVec2(d + o, s + o, d + o, r.count) { $0 + $1 }
+    }
+}
+
 // MARK: - Scalar operands
 
 public func + (a: Tensor, s: Float) -> Tensor {

@@ -26,14 +26,27 @@ public final class Node {
     /// Drops the accumulated gradient (leaves: before the next accumulation window).
     public func zeroGrad() { grad = nil }
 
+    /// grad += g. The first gradient is kept as it is (often a buffer shared
+    /// with another node's gradient: `a + b` hands the same g to both); later
+    /// ones are added in place when this node is the only holder of its
+    /// gradient buffer, and into a fresh buffer otherwise.
+    ///
+    /// In place is safe exactly when nothing else references the storage: no
+    /// other tensor (a sibling's gradient, a saved value, a gradient the caller
+    /// kept from an earlier backward) can then observe the change. Every raw
+    /// pointer the engine keeps comes with a strong reference to its tensor, so
+    /// the reference count is the whole story.
     func accumulate(_ g: Tensor) {
         require(g.shape.reduce(1, *) == shape.reduce(1, *),
-                     "gradient shape \(g.shape) does not match \(shape)")
+                "gradient shape \(g.shape) does not match \(shape)")
         let g = g.shape == shape ? g.detached() : g.detached().reshaped(shape)
-        if let old = grad {
-            grad = old + g
+        guard var old = grad else { grad = g; return }
+        grad = nil                                    // `old` is now our only reference
+        if isKnownUniquelyReferenced(&old.storage) {
+            addInPlace(old, g)
+            grad = old
         } else {
-            grad = g
+            grad = old + g
         }
     }
 }

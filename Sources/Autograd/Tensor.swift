@@ -7,7 +7,9 @@ import Foundation
 /// without one (constants, frozen weights, everything under `noGrad`) cost the
 /// tape nothing.
 public struct Tensor {
-    public let storage: Storage
+    /// The values. Settable only inside the engine, which needs `var` access
+    /// to test whether a gradient buffer is uniquely owned (`Node.accumulate`).
+    public internal(set) var storage: Storage
     public let shape: [Int]
     public internal(set) var node: Node?
 

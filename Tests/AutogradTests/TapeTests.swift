@@ -64,17 +64,23 @@ final class TapeTests: XCTestCase {
         let x = randomTensor([3, 4], seed: 3)
         let w = randomTensor([3, 4], seed: 4).requiringGrad()
         (x * w).sum().backward()
-        let first = w.grad!.scalars
-        XCTAssertEqual(first, x.scalars)
+        let first = w.grad!                               // kept: later accumulation must not change it
+        XCTAssertEqual(first.scalars, x.scalars)
         (x * w * 2).sum().backward()
         assertClose(w.grad!, doubles(x).map { 3 * $0 }, rtol: 1e-6, atol: 0, "x + 2x")
-        XCTAssertEqual(first, x.scalars, "a gradient read earlier is not changed by later accumulation")
+        XCTAssertEqual(first.scalars, x.scalars, "a gradient read earlier is not changed by later accumulation")
         // A third call through a shared gradient path.
         let h = w + 1
         (h + h).sum().backward()
         assertClose(w.grad!, doubles(x).map { 3 * $0 + 2 }, rtol: 1e-6, atol: 1e-6, "then + 2")
         w.node!.zeroGrad()
         XCTAssertNil(w.grad)
+        // Several accumulations in a row (in place after the first sum), then a kept copy.
+        for i in 1...4 { (x * w * Float(i)).sum().backward() }
+        let kept = w.grad!
+        (x * w).sum().backward()
+        assertClose(kept, doubles(x).map { 10 * $0 }, rtol: 1e-6, atol: 0, "1+2+3+4")
+        assertClose(w.grad!, doubles(x).map { 11 * $0 }, rtol: 1e-6, atol: 0, "then + 1")
     }
 
     /// Diamonds, repeated inputs and shared gradient buffers accumulate correctly.
