@@ -135,6 +135,21 @@ final class AttentionTests: XCTestCase {
         check(batch: 2, tq: 70, tk: 150, heads: 2, kvHeads: 2, dh: 4, mask: AttentionMask(causal: true, keyLengths: [150, 120]))
     }
 
+    /// Causal attention keeps only the visible tiles' probabilities for backward:
+    /// a little over half of what full attention keeps.
+    func testCausalSavesAboutHalfTheProbabilities() {
+        let (t, h, dh) = (512, 2, 8)
+        let q = randomTensor([1, t, h, dh], seed: 21).requiringGrad()
+        func savedBytes(_ mask: AttentionMask) -> Int {
+            let before = StorageStats.liveBytes
+            let out = scaledDotProductAttention(q, q, q, mask: mask)
+            return StorageStats.liveBytes - before - out.count * 4
+        }
+        let full = savedBytes(AttentionMask()), causal = savedBytes(AttentionMask(causal: true))
+        XCTAssertGreaterThanOrEqual(full, t * t * h * 4)
+        XCTAssertLessThan(Double(causal), 0.6 * Double(full), "causal \(causal) bytes vs full \(full)")
+    }
+
     /// Finite differences on the fused op itself (not only against the reference).
     func testGradCheck() {
         let q = randomTensor([2, 5, 4, 3], seed: 11), k = randomTensor([2, 5, 2, 3], seed: 12), v = randomTensor([2, 5, 2, 3], seed: 13)
