@@ -48,6 +48,34 @@ func forEachRow(_ outShape: [Int], _ sa: [Int], _ sb: [Int],
     }
 }
 
+/// Row offsets into two broadcast operands, starting at any row (so that a
+/// thread can begin in the middle) and stepping one row at a time.
+struct BroadcastCursor {
+    private let shape: [Int], sa: [Int], sb: [Int]
+    private var idx: [Int]
+    private(set) var offA = 0, offB = 0
+
+    init(_ shape: [Int], _ sa: [Int], _ sb: [Int], row: Int) {
+        self.shape = shape; self.sa = sa; self.sb = sb
+        idx = [Int](repeating: 0, count: Swift.max(shape.count - 1, 0))
+        var rem = row
+        for ax in stride(from: shape.count - 2, through: 0, by: -1) {
+            idx[ax] = rem % shape[ax]; rem /= shape[ax]
+            offA += idx[ax] * sa[ax]; offB += idx[ax] * sb[ax]
+        }
+    }
+
+    mutating func advance() {
+        var ax = shape.count - 2
+        while ax >= 0 {
+            idx[ax] += 1; offA += sa[ax]; offB += sb[ax]
+            if idx[ax] < shape[ax] { return }
+            offA -= sa[ax] * idx[ax]; offB -= sb[ax] * idx[ax]; idx[ax] = 0
+            ax -= 1
+        }
+    }
+}
+
 /// Sums `g` over the axes that broadcasting stretched, giving `shape`.
 func reduceToShape(_ g: Tensor, _ shape: [Int]) -> Tensor {
     if g.shape == shape { return g }

@@ -4,50 +4,51 @@ import Foundation
 
 enum BinaryOp { case add, sub, mul, div }
 
-@inline(__always)
-private func apply(_ op: BinaryOp, _ x: Float, _ y: Float) -> Float {
+/// dst[j] = x[j·sx] ∘ y[j·sy] for j in 0..<n, where each stride is 1 (a run of
+/// values) or 0 (one value repeated): every case of a broadcast row.
+private func binaryRun(_ op: BinaryOp, _ x: UnsafePointer<Float>, _ sx: Int, _ y: UnsafePointer<Float>, _ sy: Int,
+                       _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
     switch op {
-    case .add: return x + y
-    case .sub: return x - y
-    case .mul: return x * y
-    case .div: return x / y
+    case .add: binaryRun(x, sx, y, sy, dst, n) { $0 + $1 }
+    case .sub: binaryRun(x, sx, y, sy, dst, n) { $0 - $1 }
+    case .mul: binaryRun(x, sx, y, sy, dst, n) { $0 * $1 }
+    case .div: binaryRun(x, sx, y, sy, dst, n) { $0 / $1 }
     }
 }
 
-/// The forward kernel: fast paths for equal shapes and scalars, otherwise rows
-/// with per-operand strides on the last axis.
+@inline(__always)
+private func binaryRun(_ x: UnsafePointer<Float>, _ sx: Int, _ y: UnsafePointer<Float>, _ sy: Int,
+                       _ dst: UnsafeMutablePointer<Float>, _ n: Int, _ f: (Vec, Vec) -> Vec) {
+    switch (sx, sy) {
+    case (1, 1): mapVec2(x, y, dst, n, f)
+    case (1, _): let v = Vec(repeating: y[0]); mapVec(x, dst, n) { f($0, v) }
+    case (_, 1): let v = Vec(repeating: x[0]); mapVec(y, dst, n) { f(v, $0) }
+    default: dst.update(repeating: f(Vec(repeating: x[0]), Vec(repeating: y[0]))[0], count: n)
+    }
+}
+
+/// The forward kernel: equal shapes and scalar operands are one run; other
+/// broadcasts go row by row (rows split across threads).
 private func binaryKernel(_ a: Tensor, _ b: Tensor, _ op: BinaryOp) -> Tensor {
     let shape = a.shape == b.shape ? a.shape : broadcastShape(a.shape, b.shape)
     let out = Tensor.empty(shape)
     let o = out.pointer, pa = a.pointer, pb = b.pointer
     let n = out.count
-    if a.count == n && b.count == n {
+    if (a.count == n || a.count == 1) && (b.count == n || b.count == 1) {
+        let sx = a.count == n ? 1 : 0, sy = b.count == n ? 1 : 0
         parallelFor(n, grain: elementwiseGrain) { r in
-            switch op {
-            case .add: for i in r { o[i] = pa[i] + pb[i] }
-            case .sub: for i in r { o[i] = pa[i] - pb[i] }
-            case .mul: for i in r { o[i] = pa[i] * pb[i] }
-            case .div: for i in r { o[i] = pa[i] / pb[i] }
-            }
+            let lo = r.lowerBound
+            binaryRun(op, pa + lo * sx, sx, pb + lo * sy, sy, o + lo, r.count)
         }
-    } else if b.count == 1 && a.count == n {
-        let y = pb[0]
-        parallelFor(n, grain: elementwiseGrain) { r in for i in r { o[i] = apply(op, pa[i], y) } }
-    } else if a.count == 1 && b.count == n {
-        let x = pa[0]
-        parallelFor(n, grain: elementwiseGrain) { r in for i in r { o[i] = apply(op, x, pb[i]) } }
     } else {
         let sa = broadcastStrides(a.shape, to: shape), sb = broadcastStrides(b.shape, to: shape)
         let inner = shape.last ?? 1
-        let ia = sa.last ?? 0, ib = sb.last ?? 0
-        forEachRow(shape, sa, sb) { row, offA, offB in
-            let dst = o + row * inner, x = pa + offA, y = pb + offB
-            if ia == 1 && ib == 1 {
-                for j in 0..<inner { dst[j] = apply(op, x[j], y[j]) }
-            } else if ia == 1 {
-                for j in 0..<inner { dst[j] = apply(op, x[j], y[j * ib]) }
-            } else {
-                for j in 0..<inner { dst[j] = apply(op, x[j * ia], y[j * ib]) }
+        let ia = sa.last ?? 0, ib = sb.last ?? 0         // 1, or 0 where that operand repeats along the row
+        parallelFor(n / Swift.max(inner, 1), grain: Swift.max(1, elementwiseGrain / Swift.max(inner, 1))) { rows in
+            var cursor = BroadcastCursor(shape, sa, sb, row: rows.lowerBound)
+            for row in rows {
+                binaryRun(op, pa + cursor.offA, ia, pb + cursor.offB, ib, o + row * inner, inner)
+                cursor.advance()
             }
         }
     }

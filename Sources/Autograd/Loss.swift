@@ -28,12 +28,12 @@ public func selectedLogProbs(_ logits: Tensor, targets: [Int32]) -> Tensor {
     }
     return out.recorded([logits]) { g in
         // d log p_t / d x_j = [j == t] − softmax_j
-        let gl = Tensor.zeros(logits.shape)
+        let gl = Tensor.empty(logits.shape)              // every row is written below
         let gp = g.pointer, d = gl.pointer
         parallelFor(n, grain: Swift.max(1, elementwiseGrain / v)) { r in
             for i in r {
                 let t = targets[i]
-                guard t != ignoreIndex else { continue }
+                guard t != ignoreIndex else { (d + i * v).update(repeating: 0, count: v); continue }
                 let gi = gp[i], row = x + i * v, dr = d + i * v
                 let l = Vec(repeating: lse[i]), scale = Vec(repeating: -gi)
                 mapVec(row, dr, v) { scale * vexp($0 - l) }     // −g · softmax

@@ -177,3 +177,40 @@ func sumExpVec(_ x: UnsafePointer<Float>, _ shift: Float, _ n: Int, store y: Uns
     }
     return acc.sum()
 }
+
+/// y[i] = f(a[i], b[i], c[i]) lane-wise for i in 0..<n.
+@inline(__always)
+func mapVec3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>,
+             _ y: UnsafeMutablePointer<Float>, _ n: Int, _ f: (Vec, Vec, Vec) -> Vec) {
+    var i = 0
+    while i &+ 8 <= n { storeVec(f(loadVec(a + i), loadVec(b + i), loadVec(c + i)), y + i); i &+= 8 }
+    if i < n {
+        let m = n &- i
+        storePartial(f(loadPartial(a + i, m), loadPartial(b + i, m), loadPartial(c + i, m)), y + i, m)
+    }
+}
+
+/// Lanes 0..<8: which lanes of a final partial vector hold real values.
+private let laneIndex = IVec(0, 1, 2, 3, 4, 5, 6, 7)
+
+/// Σ f(a[i], b[i], c[i]) over 0..<n (lanes past the end of a partial vector
+/// are dropped, whatever f gives for the padding).
+@inline(__always)
+func sumMapVec3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>, _ n: Int,
+                _ f: (Vec, Vec, Vec) -> Vec) -> Float {
+    var acc = Vec(repeating: 0), i = 0
+    while i &+ 8 <= n { acc += f(loadVec(a + i), loadVec(b + i), loadVec(c + i)); i &+= 8 }
+    if i < n {
+        let m = n &- i
+        var v = f(loadPartial(a + i, m), loadPartial(b + i, m), loadPartial(c + i, m))
+        v.replace(with: 0, where: laneIndex .>= IVec(repeating: Int32(m)))
+        acc += v
+    }
+    return acc.sum()
+}
+
+/// Σ f(x[i]) over 0..<n, tail lanes dropped as in `sumMapVec3`.
+@inline(__always)
+func sumMapVec(_ x: UnsafePointer<Float>, _ n: Int, _ f: (Vec) -> Vec) -> Float {
+    sumMapVec3(x, x, x, n) { a, _, _ in f(a) }
+}

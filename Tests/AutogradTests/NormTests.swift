@@ -55,6 +55,35 @@ final class NormTests: XCTestCase {
         gradCheck([x, w], tolerance: 1e-2) { rmsNorm($0[0], weight: $0[1], eps: 1e-6) }
     }
 
+    /// The fused kernels against the same norms composed from primitive ops, at
+    /// a size where rows and the weight/bias columns split across threads.
+    func testMatchesComposedOpsAtLargerSize() {
+        let (rows, d) = (37, 301)
+        let x = randomTensor([rows, d], seed: 15, scale: 2) + 0.3
+        let w = randomTensor([d], seed: 16) * 0.2 + 1, b = randomTensor([d], seed: 17), g = randomTensor([rows, d], seed: 18)
+        let (x1, w1, b1) = (x.requiringGrad(), w.requiringGrad(), b.requiringGrad())
+        let fused = layerNorm(x1, weight: w1, bias: b1, eps: 1e-5)
+        fused.backward(g)
+        let (x2, w2, b2) = (x.requiringGrad(), w.requiringGrad(), b.requiringGrad())
+        let centered = x2 - x2.mean(axis: -1, keepDims: true)
+        let composed = centered * (centered.square().mean(axis: -1, keepDims: true) + 1e-5).rsqrt() * w2 + b2
+        composed.backward(g)
+        assertClose(fused, doubles(composed), rtol: 1e-5, atol: 1e-5, "layerNorm forward")
+        assertClose(x1.grad!, doubles(x2.grad!), rtol: 1e-4, atol: 1e-5, "layerNorm dx")
+        assertClose(w1.grad!, doubles(w2.grad!), rtol: 1e-4, atol: 1e-4, "layerNorm dw")
+        assertClose(b1.grad!, doubles(b2.grad!), rtol: 1e-4, atol: 1e-4, "layerNorm db")
+
+        let (x3, w3) = (x.requiringGrad(), w.requiringGrad())
+        let fusedRMS = rmsNorm(x3, weight: w3, eps: 1e-6)
+        fusedRMS.backward(g)
+        let (x4, w4) = (x.requiringGrad(), w.requiringGrad())
+        let composedRMS = x4 * (x4.square().mean(axis: -1, keepDims: true) + 1e-6).rsqrt() * w4
+        composedRMS.backward(g)
+        assertClose(fusedRMS, doubles(composedRMS), rtol: 1e-5, atol: 1e-5, "rmsNorm forward")
+        assertClose(x3.grad!, doubles(x4.grad!), rtol: 1e-4, atol: 1e-5, "rmsNorm dx")
+        assertClose(w3.grad!, doubles(w4.grad!), rtol: 1e-4, atol: 1e-4, "rmsNorm dw")
+    }
+
     /// Frozen affine parameters: only x gets a gradient, and it is the same.
     func testFrozenAffine() {
         let x = randomTensor([4, 6], seed: 11), w = randomTensor([6], seed: 12) + 1, b = randomTensor([6], seed: 13)
