@@ -1,21 +1,24 @@
-/// The hot activations (exp, tanh, sigmoid, SiLU, GELU-tanh) with vector
-/// kernels for forward and backward, side by side.
+/// Unary ops with vector kernels for forward and backward, side by side: the
+/// activations (exp, tanh, sigmoid, SiLU, GELU-tanh) and the cheap algebraic
+/// ones (square, sqrt, rsqrt, abs, relu).
 ///
 /// Each kernel is a `switch` outside the loop and a loop over 8-lane vectors
 /// inside, so the lane function is inlined (a closure called per element
 /// would cost an indirect call per value and no vectorisation).
 
 enum Activation {
-    case exp, tanh, sigmoid, silu, geluTanh
+    case exp, tanh, sigmoid, silu, geluTanh, square, sqrt, rsqrt, abs, relu
 
     /// Which value the backward rule reads.
     var saved: SavedValue {
         switch self {
-        case .exp, .tanh, .sigmoid: return .output
-        case .silu, .geluTanh: return .input
+        case .exp, .tanh, .sigmoid, .sqrt, .rsqrt, .relu: return .output
+        case .silu, .geluTanh, .square, .abs: return .input
         }
     }
 }
+
+private let signBit: UInt32 = 0x8000_0000
 
 /// u = √(2/π)·(x + 0.044715·x³), the GELU-tanh argument.
 @inline(__always)
@@ -32,6 +35,13 @@ func activationForward(_ f: Activation, _ x: UnsafePointer<Float>, _ y: UnsafeMu
     case .silu: mapVec(x, y, n) { $0 * vsigmoid($0) }
     // ½x(1 + tanh u) = x·σ(2u): no cancellation in 1 + tanh u for negative x.
     case .geluTanh: mapVec(x, y, n) { $0 * vsigmoid(2 * geluArgument($0)) }
+    case .square: mapVec(x, y, n) { $0 * $0 }
+    // SIMD8.squareRoot() compiles to eight scalar vsqrtss (correctly rounded,
+    // not vectorised, as is a plain loop): fine for these cold ops.
+    case .sqrt: mapVec(x, y, n) { $0.squareRoot() }
+    case .rsqrt: mapVec(x, y, n) { 1 / $0.squareRoot() }
+    case .abs: mapVec(x, y, n) { unsafeBitCast(unsafeBitCast($0, to: UVec.self) & ~signBit, to: Vec.self) }
+    case .relu: mapVec(x, y, n) { $0.replacing(with: 0, where: $0 .< 0) }
     }
 }
 
@@ -53,6 +63,16 @@ func activationBackward(_ f: Activation, _ g: UnsafePointer<Float>, _ v: UnsafeP
             let du = Vec(repeating: geluK0) * (1 + Vec(repeating: 3 * geluK1) * x * x)
             return g * (s + 2 * x * s * (1 - s) * du)
         }
+    case .square: mapVec2(g, v, dx, n) { g, x in 2 * g * x }
+    case .sqrt: mapVec2(g, v, dx, n) { g, y in g * 0.5 / y }
+    case .rsqrt: mapVec2(g, v, dx, n) { g, y in -0.5 * g * y * y * y }
+    case .abs:                                    // g·sign(x), 0 at x = 0
+        mapVec2(g, v, dx, n) { g, x in
+            let flipped = unsafeBitCast(unsafeBitCast(g, to: UVec.self) ^ (unsafeBitCast(x, to: UVec.self) & signBit),
+                                        to: Vec.self)
+            return flipped.replacing(with: 0, where: x .== 0)
+        }
+    case .relu: mapVec2(g, v, dx, n) { g, y in g.replacing(with: 0, where: y .<= 0) }
     }
 }
 
@@ -83,4 +103,9 @@ extension Tensor {
     public func silu() -> Tensor { activation(.silu) }
     /// GELU with the tanh approximation (`gelu_pytorch_tanh`).
     public func geluTanh() -> Tensor { activation(.geluTanh) }
+    public func square() -> Tensor { activation(.square) }
+    public func sqrt() -> Tensor { activation(.sqrt) }
+    public func rsqrt() -> Tensor { activation(.rsqrt) }
+    public func abs() -> Tensor { activation(.abs) }
+    public func relu() -> Tensor { activation(.relu) }
 }

@@ -104,16 +104,33 @@ func addInPlace(_ dst: Tensor, _ src: Tensor) {
 
 // MARK: - Scalar operands
 
+/// a ∘ s for every value of a (s ∘ a when `scalarFirst`), no tape.
+private func scalarKernel(_ a: Tensor, _ s: Float, _ op: BinaryOp, scalarFirst: Bool = false) -> Tensor {
+    let out = Tensor.empty(a.shape)
+    let o = out.pointer, x = a.pointer
+    withUnsafePointer(to: s) { sp in
+        parallelFor(a.count, grain: elementwiseGrain) { r in
+            let lo = r.lowerBound
+            if scalarFirst {
+                binaryRun(op, sp, 0, x + lo, 1, o + lo, r.count)
+            } else {
+                binaryRun(op, x + lo, 1, sp, 0, o + lo, r.count)
+            }
+        }
+    }
+    return out
+}
+
 public func + (a: Tensor, s: Float) -> Tensor {
-    a.mapNoSave({ $0 + s }).recorded([a]) { g in [g] }
+    scalarKernel(a, s, .add).recorded([a]) { g in [g] }
 }
 public func + (s: Float, a: Tensor) -> Tensor { a + s }
 public func - (a: Tensor, s: Float) -> Tensor { a + (-s) }
 public func - (s: Float, a: Tensor) -> Tensor {
-    a.mapNoSave({ s - $0 }).recorded([a]) { g in [-g] }
+    scalarKernel(a, s, .sub, scalarFirst: true).recorded([a]) { g in [-g] }
 }
 public func * (a: Tensor, s: Float) -> Tensor {
-    a.mapNoSave({ $0 * s }).recorded([a]) { g in [g * s] }
+    scalarKernel(a, s, .mul).recorded([a]) { g in [g * s] }
 }
 public func * (s: Float, a: Tensor) -> Tensor { a * s }
 public func / (a: Tensor, s: Float) -> Tensor { a * (1 / s) }
@@ -121,5 +138,5 @@ public func / (s: Float, a: Tensor) -> Tensor {
     a.map({ s / $0 }, saving: .input) { g, x in -g * s / (x * x) }
 }
 public prefix func - (a: Tensor) -> Tensor {
-    a.mapNoSave({ -$0 }).recorded([a]) { g in [-g] }
+    scalarKernel(a, -1, .mul).recorded([a]) { g in [-g] }
 }

@@ -1,6 +1,8 @@
 import Foundation
 
-/// Unary elementwise ops; forward and backward side by side.
+/// Unary elementwise ops through a per-element closure, forward and backward
+/// side by side: the ones that are not hot (log, pow, clamp, exact GELU).
+/// The hot ones have vector kernels in Activations.swift.
 
 /// Which value a unary op's backward needs: its input x or its output y.
 enum SavedValue { case input, output }
@@ -35,14 +37,6 @@ extension Tensor {
     }
 
     public func log() -> Tensor { map({ Foundation.log($0) }, saving: .input) { g, x in g / x } }
-    public func sqrt() -> Tensor { map({ $0.squareRoot() }, saving: .output) { g, y in g * 0.5 / y } }
-    public func rsqrt() -> Tensor {
-        map({ 1 / $0.squareRoot() }, saving: .output) { g, y in -0.5 * g * y * y * y }
-    }
-    public func abs() -> Tensor {
-        map({ Swift.abs($0) }, saving: .input) { g, x in x > 0 ? g : (x < 0 ? -g : 0) }
-    }
-    public func square() -> Tensor { map({ $0 * $0 }, saving: .input) { g, x in 2 * g * x } }
     public func pow(_ p: Float) -> Tensor {
         map({ Foundation.pow($0, p) }, saving: .input) { g, x in g * p * Foundation.pow(x, p - 1) }
     }
@@ -50,8 +44,6 @@ extension Tensor {
     public func clamp(min lo: Float = -.infinity, max hi: Float = .infinity) -> Tensor {
         map({ Swift.min(Swift.max($0, lo), hi) }, saving: .input) { g, x in (x >= lo && x <= hi) ? g : 0 }
     }
-    public func relu() -> Tensor { map({ Swift.max($0, 0) }, saving: .input) { g, x in x > 0 ? g : 0 } }
-
     /// Exact GELU, x·Φ(x).
     public func geluErf() -> Tensor {
         map({ x in 0.5 * x * (1 + Foundation.erf(x * Float(0.5.squareRoot()))) }, saving: .input) { g, x in
