@@ -69,14 +69,24 @@ func gemmBatched(_ x: UnsafePointer<Float>, _ tx: Bool, _ xBatched: Bool,
                  _ c: UnsafeMutablePointer<Float>, _ cBatched: Bool,
                  batch: Int, m: Int, n: Int, k: Int) {
     let ldx = tx ? m : k, ldy = ty ? k : n
-    for i in 0..<batch {
-        let beta: Float = (!cBatched && i > 0) ? 1 : 0
+    @inline(__always) func product(_ i: Int, beta: Float) {
         BLAS.sgemm(tx, ty, m, n, k, 1,
                    x + (xBatched ? i * m * k : 0), ldx,
                    y + (yBatched ? i * k * n : 0), ldy,
                    beta, c + (cBatched ? i * m * n : 0), n)
     }
+    // Small products (per-head attention-sized) gain nothing from BLAS threads:
+    // run whole products in parallel instead, each on one thread. Outputs summed
+    // over the batch must stay in order, so they run serially.
+    if cBatched && batch > 1 && m * n * k <= smallGEMMVolume {
+        parallelFor(batch) { r in for i in r { product(i, beta: 0) } }
+    } else {
+        for i in 0..<batch { product(i, beta: (!cBatched && i > 0) ? 1 : 0) }
+    }
 }
+
+/// m·n·k up to which one GEMM runs on a single thread when there are several.
+let smallGEMMVolume = 256 * 256 * 256
 
 /// y = x · Wᵀ + b over the last axis: x [..., in], weight [out, in], bias [out].
 public func linear(_ x: Tensor, _ weight: Tensor, _ bias: Tensor? = nil) -> Tensor {
