@@ -59,6 +59,22 @@ final class RotaryTests: XCTestCase {
         XCTAssertEqual(Array(y[0..<8]), Array(y[24..<32]))
     }
 
+    /// Tables are reused between calls: a call with other positions of the same
+    /// length (or another θ or head size) must not get stale ones.
+    func testReusedTablesFollowTheirInputs() {
+        let x = randomTensor([1, 4, 2, 6], seed: 6)
+        for positions in [[0, 1, 2, 3], [5, 6, 7, 8], [0, 1, 2, 3], [3, 2, 1, 0]] as [[Int32]] {
+            for theta: Float in [10_000, 500] {
+                assertClose(rotaryEmbedding(x, positions: positions, theta: theta),
+                            referenceRotary(x, positions: positions, theta: Double(theta)),
+                            rtol: 1e-5, atol: 2e-6, "positions \(positions) θ \(theta)")
+            }
+        }
+        let y = randomTensor([1, 4, 3, 4], seed: 7)
+        assertClose(rotaryEmbedding(y, positions: [5, 6, 7, 8], theta: 500),
+                    referenceRotary(y, positions: [5, 6, 7, 8], theta: 500), rtol: 1e-5, atol: 2e-6, "head size 4")
+    }
+
     func testGradient() {
         let x = randomTensor([2, 3, 2, 6], seed: 5)
         let positions: [Int32] = [0, 4, 9, 1, 2, 3]
