@@ -45,6 +45,20 @@ final class RNGTests: XCTestCase {
         XCTAssertEqual(draws(&decoded, 20), draws(&rng, 20))
     }
 
+    /// Tensor fills (generated in parallel) hold exactly the serial stream's values.
+    func testTensorFillsEqualTheSerialStream() {
+        let n = 70_001
+        var a = RNG(seed: 12), b = RNG(seed: 12)
+        _ = a.next(); _ = b.next()
+        XCTAssertEqual(Tensor.randn([n], std: 0.5, rng: &a).scalars, (0..<n).map { _ in b.normal() * 0.5 })
+        XCTAssertEqual(a, b)
+        XCTAssertEqual(Tensor.uniform([n], low: -1, high: 2, rng: &a).scalars, (0..<n).map { _ in -1 + 3 * b.uniform() })
+        XCTAssertEqual(a, b)
+        let dropped = dropout(Tensor.ones([n]), p: 0.25, rng: &a).scalars
+        XCTAssertEqual(dropped, (0..<n).map { _ in b.uniform() < 0.25 ? 0 : 1 / 0.75 })
+        XCTAssertEqual(a, b)
+    }
+
     func testUniformRangeAndMoments() {
         var rng = RNG(seed: 1)
         let n = 20_000
