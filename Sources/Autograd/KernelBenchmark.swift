@@ -62,7 +62,7 @@ public enum KernelBenchmark {
     /// Runs every case (or those whose label contains `filter`) for about
     /// `secondsPerCase` each.
     public static func run(filter: String? = nil, secondsPerCase: Double = 0.5, minRepeats: Int = 3) -> [Row] {
-        cases().filter { c in filter.map { c.label.contains($0) } ?? true }.map { c in
+        cases().filter { c in filter.map { $0.isEmpty || c.label.contains($0) } ?? true }.map { c in
             let shape = c.inputs.map { "\($0.shape)" }.joined(separator: " ")
             let forward = best(seconds: secondsPerCase, minRepeats: minRepeats) {
                 time { _ = noGrad { c.op(c.inputs) } }

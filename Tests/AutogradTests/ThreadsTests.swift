@@ -27,6 +27,32 @@ final class ThreadsTests: XCTestCase {
         }
     }
 
+    /// Two threads in parallel regions at once: BLAS stays at one thread until
+    /// the last region ends (its thread count is process-wide).
+    func testConcurrentRegionsKeepBLASSingleThreaded() {
+        let saved = Threads.count
+        defer { Threads.set(saved) }
+        Threads.set(2)
+        let started = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+        let background = Thread {
+            parallelFor(2, grain: 1) { r in
+                if r.lowerBound == 0 { started.signal(); release.wait() }
+            }
+            done.signal()
+        }
+        background.start()
+        started.wait()
+        XCTAssertEqual(Threads.blasThreads, 1, "inside another thread's region")
+        var seen: [Int] = []
+        let lock = NSLock()
+        parallelFor(2, grain: 1) { _ in lock.lock(); seen.append(Threads.blasThreads); lock.unlock() }
+        XCTAssertEqual(seen, [1, 1])
+        XCTAssertEqual(Threads.blasThreads, 1, "the other region is still running")
+        release.signal()
+        done.wait()
+        XCTAssertEqual(Threads.blasThreads, 2, "restored when the last region ends")
+    }
+
     func testSetConfiguresEngineAndBLAS() {
         let saved = Threads.count
         defer { Threads.set(saved) }
