@@ -1,128 +1,118 @@
 import Foundation
 
-/// Scaled dot-product attention with described (never materialised) masks.
-///
-/// Masks become rectangular blocks of (query rows × key columns) that may
-/// attend to each other; everything outside the blocks is skipped, not computed
-/// and thrown away. With packing that is most of the T × T area.
-public struct AttentionMask {
-    /// Query i may attend key j only if j ≤ i (aligned at the end when Tq < Tk).
-    public var causal: Bool
-    /// B·T ids (self-attention): tokens attend only within their run of equal ids.
-    public var segmentIds: [Int32]?
-    /// B lengths: keys at index ≥ length are masked (padding).
-    public var keyLengths: [Int]?
-
-    public init(causal: Bool = false, segmentIds: [Int32]? = nil, keyLengths: [Int]? = nil) {
-        self.causal = causal; self.segmentIds = segmentIds; self.keyLengths = keyLengths
-    }
-}
-
-/// Query rows [q0, q1) attend key columns [k0, k1); when causal, row i of the
-/// block sees columns j ≤ i + (k1 − k0) − (q1 − q0).
-struct AttentionBlock {
-    let q0, q1, k0, k1: Int
-    var rows: Int { q1 - q0 }
-    var cols: Int { k1 - k0 }
-}
-
-func attentionBlocks(_ mask: AttentionMask, batch: Int, tq: Int, tk: Int) -> [[AttentionBlock]] {
-    (0..<batch).map { b in
-        if let seg = mask.segmentIds {
-            precondition(tq == tk, "segment ids need self-attention (Tq == Tk)")
-            precondition(seg.count == batch * tq, "\(seg.count) segment ids for [\(batch), \(tq)]")
-            var blocks: [AttentionBlock] = []
-            var start = 0
-            for t in 1...tq where t == tq || seg[b * tq + t] != seg[b * tq + start] {
-                blocks.append(AttentionBlock(q0: start, q1: t, k0: start, k1: t))
-                start = t
-            }
-            return blocks
-        }
-        let len = mask.keyLengths.map { min($0[b], tk) } ?? tk
-        return len > 0 ? [AttentionBlock(q0: 0, q1: tq, k0: 0, k1: len)] : []
-    }
-}
-
 /// softmax(scale · Q Kᵀ + mask) V with grouped-query heads.
 ///
 /// q [B, Tq, H, Dh]; k, v [B, Tk, Hkv, Dh] with H a multiple of Hkv (query
 /// head h reads key/value head h / (H / Hkv)); result [B, Tq, H, Dh]. Rows
 /// with no visible key give zeros.
+///
+/// The mask becomes tiles (AttentionMask.swift); each (tile, head) is two
+/// single-threaded GEMMs around a row softmax, and tiles run in parallel. The
+/// probabilities of every tile are kept for the backward pass (only the tiles'
+/// areas: a little over half the square when causal).
 public func scaledDotProductAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor,
                                       mask: AttentionMask = AttentionMask(), scale: Float? = nil) -> Tensor {
-    precondition(q.rank == 4 && k.rank == 4 && v.shape == k.shape, "attention shapes \(q.shape) \(k.shape) \(v.shape)")
+    require(q.rank == 4 && k.rank == 4 && v.shape == k.shape, "attention shapes \(q.shape) \(k.shape) \(v.shape)")
     let (batch, tq, heads, dh) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
     let (tk, kvHeads) = (k.shape[1], k.shape[2])
-    precondition(k.shape[0] == batch && k.shape[3] == dh && heads % kvHeads == 0,
-                 "attention shapes \(q.shape) vs \(k.shape)")
-    let group = heads / kvHeads
-    let scale = scale ?? 1 / Float(dh).squareRoot()
-    let blocks = attentionBlocks(mask, batch: batch, tq: tq, tk: tk)
-    let causal = mask.causal
+    require(k.shape[0] == batch && k.shape[3] == dh && heads % kvHeads == 0,
+            "attention shapes \(q.shape) vs \(k.shape)")
+    let geo = AttentionGeometry(tq: tq, tk: tk, heads: heads, kvHeads: kvHeads, dh: dh,
+                                scale: scale ?? 1 / Float(dh).squareRoot(), causal: mask.causal)
+    let (tiles, total) = attentionTiles(attentionBlocks(mask, batch: batch, tq: tq, tk: tk),
+                                        causal: mask.causal, heads: heads)
+    let probs = Storage(count: total)                                 // P of every (tile, head)
+    let out = Tensor.zeros(q.shape)                                   // [B, Tq, H, Dh]
+    attentionForward(geo, tiles, q.pointer, k.pointer, v.pointer, probs.pointer, out.pointer)
 
-    // Probabilities of every (batch, block, head), kept for the backward pass.
-    var offsets: [[Int]] = [], total = 0
-    for bb in blocks {
-        offsets.append(bb.map { blk in defer { total += blk.rows * blk.cols * heads }; return total })
+    let needs = (q: q.requiresGrad, k: k.requiresGrad, v: v.requiresGrad)
+    let saved = (q: q.detached(), k: k.detached(), v: v.detached())
+    return out.recorded([q, k, v]) { g in                             // g [B, Tq, H, Dh]
+        let dq = Tensor.zeros(saved.q.shape), dk = Tensor.zeros(saved.k.shape), dv = Tensor.zeros(saved.v.shape)
+        attentionBackward(geo, tiles, saved.q.pointer, saved.k.pointer, saved.v.pointer, probs.pointer,
+                          g.pointer, dq.pointer, dk.pointer, dv.pointer, batch: batch)
+        return [needs.q ? dq : nil, needs.k ? dk : nil, needs.v ? dv : nil]
     }
-    let probs = Storage(count: total)
-    let out = Tensor.zeros(q.shape)
-    let ldq = heads * dh, ldk = kvHeads * dh
-    let qp = q.pointer, kp = k.pointer, vp = v.pointer, op = out.pointer, pp = probs.pointer
+}
 
-    parallelFor(batch * heads) { jobs in
+/// Sizes and strides shared by the forward and backward kernels.
+struct AttentionGeometry {
+    let tq, tk, heads, kvHeads, dh: Int
+    let scale: Float
+    let causal: Bool
+    var group: Int { heads / kvHeads }
+    var ldq: Int { heads * dh }          // row stride of q, out, dq, g
+    var ldk: Int { kvHeads * dh }        // row stride of k, v, dk, dv
+
+    /// Offset of (batch b, query row t, head h) in q-shaped buffers.
+    @inline(__always) func qOffset(_ b: Int, _ t: Int, _ h: Int) -> Int { ((b * tq + t) * heads + h) * dh }
+    /// Offset of (batch b, key row t, kv head h) in k-shaped buffers.
+    @inline(__always) func kOffset(_ b: Int, _ t: Int, _ h: Int) -> Int { ((b * tk + t) * kvHeads + h) * dh }
+}
+
+/// Forward: per (tile, head) S = scale·Q Kᵀ, P = softmax over each row's
+/// visible keys (zeros after them), O = P V. Every (tile, head) writes its own
+/// output rows and probabilities, so all of them run in parallel.
+func attentionForward(_ geo: AttentionGeometry, _ tiles: [AttentionTile],
+                      _ qp: UnsafePointer<Float>, _ kp: UnsafePointer<Float>, _ vp: UnsafePointer<Float>,
+                      _ pp: UnsafeMutablePointer<Float>, _ op: UnsafeMutablePointer<Float>) {
+    let heads = geo.heads
+    parallelFor(tiles.count * heads) { jobs in
         for job in jobs {
-            let b = job / heads, h = job % heads, kh = h / group
-            for (i, blk) in blocks[b].enumerated() {
-                let (n, m) = (blk.rows, blk.cols)
-                let p = pp + offsets[b][i] + h * n * m
-                let qb = qp + ((b * tq + blk.q0) * heads + h) * dh
-                let kb = kp + ((b * tk + blk.k0) * kvHeads + kh) * dh
-                let vb = vp + ((b * tk + blk.k0) * kvHeads + kh) * dh
-                BLAS.sgemm(false, true, n, m, dh, scale, qb, ldq, kb, ldk, 0, p, m)   // S [n, m]
-                for r in 0..<n {
-                    let visible = causal ? max(0, min(m, r + (m - n) + 1)) : m
-                    let row = p + r * m
-                    softmaxRow(row, row, visible)
-                    if visible < m { (row + visible).update(repeating: 0, count: m - visible) }
-                }
-                BLAS.sgemm(false, false, n, dh, m, 1, p, m, vb, ldk, 0,
-                           op + ((b * tq + blk.q0) * heads + h) * dh, ldq)               // O [n, Dh]
+            let tile = tiles[job / heads], h = job % heads, kh = h / geo.group
+            let blk = tile.block, b = tile.batch
+            let (n, c) = (tile.rows, tile.cols)
+            let p = pp + tile.offset + h * n * c                                   // P [n, c]
+            let qRow = blk.q0 + tile.r0
+            let kb = kp + geo.kOffset(b, blk.k0, kh), vb = vp + geo.kOffset(b, blk.k0, kh)
+            BLAS.sgemm(false, true, n, c, geo.dh, geo.scale, qp + geo.qOffset(b, qRow, h), geo.ldq,
+                       kb, geo.ldk, 0, p, c)                                       // S [n, c]
+            for r in 0..<n {
+                let visible = blk.visible(tile.r0 + r, causal: geo.causal), row = p + r * c
+                softmaxRow(row, row, visible)
+                if visible < c { (row + visible).update(repeating: 0, count: c - visible) }
             }
+            BLAS.sgemm(false, false, n, geo.dh, c, 1, p, c, vb, geo.ldk, 0,
+                       op + geo.qOffset(b, qRow, h), geo.ldq)                      // O [n, Dh]
         }
     }
+}
 
-    return out.recorded([q, k, v]) { g in
-        let dq = Tensor.zeros(q.shape), dk = Tensor.zeros(k.shape), dv = Tensor.zeros(v.shape)
-        let gp = g.pointer, dqp = dq.pointer, dkp = dk.pointer, dvp = dv.pointer
-        let largest = blocks.flatMap { $0 }.map { $0.rows * $0.cols }.max() ?? 0
-        // One job per (batch, kv head): the heads of a group write the same dK, dV rows.
-        parallelFor(batch * kvHeads) { jobs in
-            let ds = Storage(count: largest)
-            for job in jobs {
-                let b = job / kvHeads, kh = job % kvHeads
-                for h in (kh * group)..<((kh + 1) * group) {
-                    for (i, blk) in blocks[b].enumerated() {
-                        let (n, m) = (blk.rows, blk.cols)
-                        let p = pp + offsets[b][i] + h * n * m, d = ds.pointer
-                        let qRow = ((b * tq + blk.q0) * heads + h) * dh
-                        let kRow = ((b * tk + blk.k0) * kvHeads + kh) * dh
-                        BLAS.sgemm(false, true, n, m, dh, 1, gp + qRow, ldq, vp + kRow, ldk, 0, d, m)  // dP = dO Vᵀ
-                        for r in 0..<n {                       // dS = P ⊙ (dP − Σ P⊙dP) · scale
-                            let pr = p + r * m, dr = d + r * m
-                            var dot: Float = 0
-                            for j in 0..<m { dot += pr[j] * dr[j] }
-                            for j in 0..<m { dr[j] = pr[j] * (dr[j] - dot) * scale }
-                        }
-                        BLAS.sgemm(false, false, n, dh, m, 1, d, m, kp + kRow, ldk, 0, dqp + qRow, ldq)  // dQ = dS K
-                        BLAS.sgemm(true, false, m, dh, n, 1, d, m, qp + qRow, ldq, 1, dkp + kRow, ldk)   // dK += dSᵀ Q
-                        BLAS.sgemm(true, false, m, dh, n, 1, p, m, gp + qRow, ldq, 1, dvp + kRow, ldk)   // dV += Pᵀ dO
+/// Backward, one job per (batch, kv head): the query heads of a group write
+/// the same dK, dV rows, so they stay in one job. Per (tile, head):
+///   dP = dO Vᵀ;  dS = P ⊙ (dP − rowsum(P ⊙ dP)) · scale;
+///   dQ = dS K;  dK += dSᵀ Q;  dV += Pᵀ dO.
+func attentionBackward(_ geo: AttentionGeometry, _ tiles: [AttentionTile],
+                       _ qp: UnsafePointer<Float>, _ kp: UnsafePointer<Float>, _ vp: UnsafePointer<Float>,
+                       _ pp: UnsafePointer<Float>, _ gp: UnsafePointer<Float>,
+                       _ dqp: UnsafeMutablePointer<Float>, _ dkp: UnsafeMutablePointer<Float>,
+                       _ dvp: UnsafeMutablePointer<Float>, batch: Int) {
+    var byBatch = [[AttentionTile]](repeating: [], count: batch)
+    for t in tiles { byBatch[t.batch].append(t) }
+    let largest = tiles.map { $0.rows * $0.cols }.max() ?? 0
+    let scale = Vec(repeating: geo.scale)
+    parallelFor(batch * geo.kvHeads) { jobs in
+        let scratch = Storage(count: largest)
+        let d = scratch.pointer                                                    // dP, then dS [n, c]
+        for job in jobs {
+            let b = job / geo.kvHeads, kh = job % geo.kvHeads
+            for h in (kh * geo.group)..<((kh + 1) * geo.group) {
+                for tile in byBatch[b] {
+                    let blk = tile.block
+                    let (n, c) = (tile.rows, tile.cols)
+                    let p = pp + tile.offset + h * n * c
+                    let qo = geo.qOffset(b, blk.q0 + tile.r0, h), ko = geo.kOffset(b, blk.k0, kh)
+                    BLAS.sgemm(false, true, n, c, geo.dh, 1, gp + qo, geo.ldq, vp + ko, geo.ldk, 0, d, c)
+                    for r in 0..<n {
+                        let pr = p + r * c, dr = d + r * c
+                        let dot = Vec(repeating: dotVec(pr, dr, c))
+                        mapVec2(pr, dr, dr, c) { p, dp in p * (dp - dot) * scale }
                     }
+                    BLAS.sgemm(false, false, n, geo.dh, c, 1, d, c, kp + ko, geo.ldk, 0, dqp + qo, geo.ldq)
+                    BLAS.sgemm(true, false, c, geo.dh, n, 1, d, c, qp + qo, geo.ldq, 1, dkp + ko, geo.ldk)
+                    BLAS.sgemm(true, false, c, geo.dh, n, 1, p, c, gp + qo, geo.ldq, 1, dvp + ko, geo.ldk)
                 }
             }
         }
-        _ = probs   // keeps the probabilities alive until backward has run
-        return [q.requiresGrad ? dq : nil, k.requiresGrad ? dk : nil, v.requiresGrad ? dv : nil]
     }
 }

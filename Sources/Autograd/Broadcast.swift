@@ -7,7 +7,7 @@ func broadcastShape(_ a: [Int], _ b: [Int]) -> [Int] {
     for i in 0..<r {
         let da = i < r - a.count ? 1 : a[i - (r - a.count)]
         let db = i < r - b.count ? 1 : b[i - (r - b.count)]
-        precondition(da == db || da == 1 || db == 1, "shapes \(a) and \(b) do not broadcast")
+        require(da == db || da == 1 || db == 1, "shapes \(a) and \(b) do not broadcast")
         out[i] = max(da, db)
     }
     return out
@@ -42,6 +42,34 @@ func forEachRow(_ outShape: [Int], _ sa: [Int], _ sb: [Int],
         while ax >= 0 {
             idx[ax] += 1; offA += sa[ax]; offB += sb[ax]
             if idx[ax] < outShape[ax] { break }
+            offA -= sa[ax] * idx[ax]; offB -= sb[ax] * idx[ax]; idx[ax] = 0
+            ax -= 1
+        }
+    }
+}
+
+/// Row offsets into two broadcast operands, starting at any row (so that a
+/// thread can begin in the middle) and stepping one row at a time.
+struct BroadcastCursor {
+    private let shape: [Int], sa: [Int], sb: [Int]
+    private var idx: [Int]
+    private(set) var offA = 0, offB = 0
+
+    init(_ shape: [Int], _ sa: [Int], _ sb: [Int], row: Int) {
+        self.shape = shape; self.sa = sa; self.sb = sb
+        idx = [Int](repeating: 0, count: Swift.max(shape.count - 1, 0))
+        var rem = row
+        for ax in stride(from: shape.count - 2, through: 0, by: -1) {
+            idx[ax] = rem % shape[ax]; rem /= shape[ax]
+            offA += idx[ax] * sa[ax]; offB += idx[ax] * sb[ax]
+        }
+    }
+
+    mutating func advance() {
+        var ax = shape.count - 2
+        while ax >= 0 {
+            idx[ax] += 1; offA += sa[ax]; offB += sb[ax]
+            if idx[ax] < shape[ax] { return }
             offA -= sa[ax] * idx[ax]; offB -= sb[ax] * idx[ax]; idx[ax] = 0
             ax -= 1
         }

@@ -4,169 +4,139 @@ import Foundation
 
 enum BinaryOp { case add, sub, mul, div }
 
-@inline(__always)
-private func apply(_ op: BinaryOp, _ x: Float, _ y: Float) -> Float {
+/// dst[j] = x[j·sx] ∘ y[j·sy] for j in 0..<n, where each stride is 1 (a run of
+/// values) or 0 (one value repeated): every case of a broadcast row.
+private func binaryRun(_ op: BinaryOp, _ x: UnsafePointer<Float>, _ sx: Int, _ y: UnsafePointer<Float>, _ sy: Int,
+                       _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
     switch op {
-    case .add: return x + y
-    case .sub: return x - y
-    case .mul: return x * y
-    case .div: return x / y
+    case .add: binaryRun(x, sx, y, sy, dst, n) { $0 + $1 }
+    case .sub: binaryRun(x, sx, y, sy, dst, n) { $0 - $1 }
+    case .mul: binaryRun(x, sx, y, sy, dst, n) { $0 * $1 }
+    case .div: binaryRun(x, sx, y, sy, dst, n) { $0 / $1 }
     }
 }
 
-/// The forward kernel: fast paths for equal shapes and scalars, otherwise rows
-/// with per-operand strides on the last axis.
+@inline(__always)
+private func binaryRun(_ x: UnsafePointer<Float>, _ sx: Int, _ y: UnsafePointer<Float>, _ sy: Int,
+                       _ dst: UnsafeMutablePointer<Float>, _ n: Int, _ f: (Vec, Vec) -> Vec) {
+    switch (sx, sy) {
+    case (1, 1): mapVec2(x, y, dst, n, f)
+    case (1, _): let v = Vec(repeating: y[0]); mapVec(x, dst, n) { f($0, v) }
+    case (_, 1): let v = Vec(repeating: x[0]); mapVec(y, dst, n) { f(v, $0) }
+    default: dst.update(repeating: f(Vec(repeating: x[0]), Vec(repeating: y[0]))[0], count: n)
+    }
+}
+
+/// The forward kernel: equal shapes and scalar operands are one run; other
+/// broadcasts go row by row (rows split across threads).
 private func binaryKernel(_ a: Tensor, _ b: Tensor, _ op: BinaryOp) -> Tensor {
     let shape = a.shape == b.shape ? a.shape : broadcastShape(a.shape, b.shape)
     let out = Tensor.empty(shape)
     let o = out.pointer, pa = a.pointer, pb = b.pointer
     let n = out.count
-    if a.count == n && b.count == n {
+    if (a.count == n || a.count == 1) && (b.count == n || b.count == 1) {
+        let sx = a.count == n ? 1 : 0, sy = b.count == n ? 1 : 0
         parallelFor(n, grain: elementwiseGrain) { r in
-            switch op {
-            case .add: for i in r { o[i] = pa[i] + pb[i] }
-            case .sub: for i in r { o[i] = pa[i] - pb[i] }
-            case .mul: for i in r { o[i] = pa[i] * pb[i] }
-            case .div: for i in r { o[i] = pa[i] / pb[i] }
-            }
+            let lo = r.lowerBound
+            binaryRun(op, pa + lo * sx, sx, pb + lo * sy, sy, o + lo, r.count)
         }
-    } else if b.count == 1 && a.count == n {
-        let y = pb[0]
-        parallelFor(n, grain: elementwiseGrain) { r in for i in r { o[i] = apply(op, pa[i], y) } }
-    } else if a.count == 1 && b.count == n {
-        let x = pa[0]
-        parallelFor(n, grain: elementwiseGrain) { r in for i in r { o[i] = apply(op, x, pb[i]) } }
     } else {
         let sa = broadcastStrides(a.shape, to: shape), sb = broadcastStrides(b.shape, to: shape)
         let inner = shape.last ?? 1
-        let ia = sa.last ?? 0, ib = sb.last ?? 0
-        forEachRow(shape, sa, sb) { row, offA, offB in
-            let dst = o + row * inner, x = pa + offA, y = pb + offB
-            if ia == 1 && ib == 1 {
-                for j in 0..<inner { dst[j] = apply(op, x[j], y[j]) }
-            } else if ia == 1 {
-                for j in 0..<inner { dst[j] = apply(op, x[j], y[j * ib]) }
-            } else {
-                for j in 0..<inner { dst[j] = apply(op, x[j * ia], y[j * ib]) }
+        let ia = sa.last ?? 0, ib = sb.last ?? 0         // 1, or 0 where that operand repeats along the row
+        parallelFor(n / Swift.max(inner, 1), grain: Swift.max(1, elementwiseGrain / Swift.max(inner, 1))) { rows in
+            var cursor = BroadcastCursor(shape, sa, sb, row: rows.lowerBound)
+            for row in rows {
+                binaryRun(op, pa + cursor.offA, ia, pb + cursor.offB, ib, o + row * inner, inner)
+                cursor.advance()
             }
         }
     }
     return out
 }
 
+// Backward closures capture only what they use (shapes, and an operand only
+// when the other operand's gradient needs it), so a frozen operand never keeps
+// its partner's activations alive.
+
 public func + (a: Tensor, b: Tensor) -> Tensor {
-    binaryKernel(a, b, .add).recorded([a, b]) { g in
-        [a.requiresGrad ? reduceToShape(g, a.shape) : nil,
-         b.requiresGrad ? reduceToShape(g, b.shape) : nil]
+    let (sa, sb, na, nb) = (a.shape, b.shape, a.requiresGrad, b.requiresGrad)
+    return binaryKernel(a, b, .add).recorded([a, b]) { g in
+        [na ? reduceToShape(g, sa) : nil, nb ? reduceToShape(g, sb) : nil]
     }
 }
 
 public func - (a: Tensor, b: Tensor) -> Tensor {
-    binaryKernel(a, b, .sub).recorded([a, b]) { g in
-        [a.requiresGrad ? reduceToShape(g, a.shape) : nil,
-         b.requiresGrad ? reduceToShape(-g, b.shape) : nil]
+    let (sa, sb, na, nb) = (a.shape, b.shape, a.requiresGrad, b.requiresGrad)
+    return binaryKernel(a, b, .sub).recorded([a, b]) { g in
+        [na ? reduceToShape(g, sa) : nil, nb ? reduceToShape(-g, sb) : nil]
     }
 }
 
 public func * (a: Tensor, b: Tensor) -> Tensor {
-    binaryKernel(a, b, .mul).recorded([a, b]) { g in
-        [a.requiresGrad ? reduceToShape(g * b, a.shape) : nil,
-         b.requiresGrad ? reduceToShape(g * a, b.shape) : nil]
+    let (sa, sb) = (a.shape, b.shape)
+    let savedA = b.requiresGrad ? a.detached() : nil, savedB = a.requiresGrad ? b.detached() : nil
+    return binaryKernel(a, b, .mul).recorded([a, b]) { g in
+        [savedB.map { reduceToShape(g * $0, sa) }, savedA.map { reduceToShape(g * $0, sb) }]
     }
 }
 
 public func / (a: Tensor, b: Tensor) -> Tensor {
-    binaryKernel(a, b, .div).recorded([a, b]) { g in
-        let gb = g / b
-        return [a.requiresGrad ? reduceToShape(gb, a.shape) : nil,
-                b.requiresGrad ? reduceToShape(-(gb * a / b), b.shape) : nil]
+    let (sa, sb) = (a.shape, b.shape)
+    let savedA = b.requiresGrad ? a.detached() : nil, savedB = b.detached()
+    let na = a.requiresGrad
+    return binaryKernel(a, b, .div).recorded([a, b]) { g in
+        let gb = g / savedB                                        // dL/da = g / b
+        return [na ? reduceToShape(gb, sa) : nil,
+                savedA.map { reduceToShape(-(gb * $0 / savedB), sb) }]   // dL/db = −g·a / b²
+    }
+}
+
+/// dst += src elementwise (same count; no tape). Only for buffers the caller owns.
+func addInPlace(_ dst: Tensor, _ src: Tensor) {
+    require(dst.count == src.count, "addInPlace of \(src.count) values into \(dst.count)")
+    let d = dst.pointer, s = src.pointer
+    parallelFor(dst.count, grain: elementwiseGrain) { r in
+        let o = r.lowerBound
+        mapVec2(d + o, s + o, d + o, r.count) { $0 + $1 }
     }
 }
 
 // MARK: - Scalar operands
 
-public func + (a: Tensor, s: Float) -> Tensor { a.map({ $0 + s }, grad: { g, _, _ in g }) }
+/// a ∘ s for every value of a (s ∘ a when `scalarFirst`), no tape.
+private func scalarKernel(_ a: Tensor, _ s: Float, _ op: BinaryOp, scalarFirst: Bool = false) -> Tensor {
+    let out = Tensor.empty(a.shape)
+    let o = out.pointer, x = a.pointer
+    withUnsafePointer(to: s) { sp in
+        parallelFor(a.count, grain: elementwiseGrain) { r in
+            let lo = r.lowerBound
+            if scalarFirst {
+                binaryRun(op, sp, 0, x + lo, 1, o + lo, r.count)
+            } else {
+                binaryRun(op, x + lo, 1, sp, 0, o + lo, r.count)
+            }
+        }
+    }
+    return out
+}
+
+public func + (a: Tensor, s: Float) -> Tensor {
+    scalarKernel(a, s, .add).recorded([a]) { g in [g] }
+}
 public func + (s: Float, a: Tensor) -> Tensor { a + s }
 public func - (a: Tensor, s: Float) -> Tensor { a + (-s) }
-public func - (s: Float, a: Tensor) -> Tensor { a.map({ s - $0 }, grad: { g, _, _ in -g }) }
-public func * (a: Tensor, s: Float) -> Tensor { a.map({ $0 * s }, grad: { g, _, _ in g * s }) }
+public func - (s: Float, a: Tensor) -> Tensor {
+    scalarKernel(a, s, .sub, scalarFirst: true).recorded([a]) { g in [-g] }
+}
+public func * (a: Tensor, s: Float) -> Tensor {
+    scalarKernel(a, s, .mul).recorded([a]) { g in [g * s] }
+}
 public func * (s: Float, a: Tensor) -> Tensor { a * s }
 public func / (a: Tensor, s: Float) -> Tensor { a * (1 / s) }
 public func / (s: Float, a: Tensor) -> Tensor {
-    a.map({ s / $0 }, grad: { g, x, _ in -g * s / (x * x) })
+    a.map({ s / $0 }, saving: .input) { g, x in -g * s / (x * x) }
 }
-public prefix func - (a: Tensor) -> Tensor { a.map({ -$0 }, grad: { g, _, _ in -g }) }
-
-// MARK: - Unary maps
-
-extension Tensor {
-    /// Applies `f` elementwise; `grad(g, x, y)` gives dL/dx from dL/dy, the input
-    /// and the output, all elementwise.
-    @inline(__always)
-    func map(_ f: (Float) -> Float, grad: @escaping (Float, Float, Float) -> Float) -> Tensor {
-        let out = Tensor.empty(shape)
-        let o = out.pointer, x = pointer
-        parallelFor(count, grain: elementwiseGrain) { r in for i in r { o[i] = f(x[i]) } }
-        let input = self
-        return out.recorded([self]) { g in
-            let gi = Tensor.empty(input.shape)
-            let d = gi.pointer, gp = g.pointer, xp = input.pointer, yp = out.pointer
-            parallelFor(gi.count, grain: elementwiseGrain) { r in
-                for i in r { d[i] = grad(gp[i], xp[i], yp[i]) }
-            }
-            return [gi]
-        }
-    }
-
-    public func exp() -> Tensor { map({ Foundation.exp($0) }, grad: { g, _, y in g * y }) }
-    public func log() -> Tensor { map({ Foundation.log($0) }, grad: { g, x, _ in g / x }) }
-    public func sqrt() -> Tensor { map({ $0.squareRoot() }, grad: { g, _, y in g * 0.5 / y }) }
-    public func rsqrt() -> Tensor { map({ 1 / $0.squareRoot() }, grad: { g, _, y in -0.5 * g * y * y * y }) }
-    public func abs() -> Tensor { map({ Swift.abs($0) }, grad: { g, x, _ in x > 0 ? g : (x < 0 ? -g : 0) }) }
-    public func square() -> Tensor { map({ $0 * $0 }, grad: { g, x, _ in 2 * g * x }) }
-    public func pow(_ p: Float) -> Tensor {
-        map({ Foundation.pow($0, p) }, grad: { g, x, _ in g * p * Foundation.pow(x, p - 1) })
-    }
-    public func clamp(min lo: Float = -.infinity, max hi: Float = .infinity) -> Tensor {
-        map({ Swift.min(Swift.max($0, lo), hi) }, grad: { g, x, _ in (x >= lo && x <= hi) ? g : 0 })
-    }
-    public func tanh() -> Tensor { map({ Foundation.tanh($0) }, grad: { g, _, y in g * (1 - y * y) }) }
-    public func sigmoid() -> Tensor { map(sigmoidf, grad: { g, _, y in g * y * (1 - y) }) }
-    public func relu() -> Tensor { map({ Swift.max($0, 0) }, grad: { g, x, _ in x > 0 ? g : 0 }) }
-    public func silu() -> Tensor {
-        map({ $0 * sigmoidf($0) }, grad: { g, x, _ in
-            let s = sigmoidf(x)
-            return g * s * (1 + x * (1 - s))
-        })
-    }
-
-    /// GELU with the tanh approximation (`gelu_pytorch_tanh`).
-    public func geluTanh() -> Tensor {
-        map({ x in
-            let u = geluK0 * (x + geluK1 * x * x * x)
-            return 0.5 * x * (1 + Foundation.tanh(u))
-        }, grad: { g, x, _ in
-            let u = geluK0 * (x + geluK1 * x * x * x)
-            let t = Foundation.tanh(u)
-            let du = geluK0 * (1 + 3 * geluK1 * x * x)
-            return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du)
-        })
-    }
-
-    /// Exact GELU, x·Φ(x).
-    public func geluErf() -> Tensor {
-        map({ x in 0.5 * x * (1 + Foundation.erf(x * Float(0.5.squareRoot()))) }, grad: { g, x, _ in
-            let cdf = 0.5 * (1 + Foundation.erf(x * Float(0.5.squareRoot())))
-            let pdf = Foundation.exp(-0.5 * x * x) * Float(1 / (2 * Double.pi).squareRoot())
-            return g * (cdf + x * pdf)
-        })
-    }
-}
-
-private let geluK0 = Float((2 / Double.pi).squareRoot())
-private let geluK1: Float = 0.044715
-
-@inline(__always)
-func sigmoidf(_ x: Float) -> Float {
-    x >= 0 ? 1 / (1 + Foundation.exp(-x)) : { let e = Foundation.exp(x); return e / (1 + e) }()
+public prefix func - (a: Tensor) -> Tensor {
+    scalarKernel(a, -1, .mul).recorded([a]) { g in [-g] }
 }

@@ -9,7 +9,7 @@ public let ignoreIndex: Int32 = -100
 /// is `ignoreIndex`. Computed in Float32 through a stable log-softmax.
 public func selectedLogProbs(_ logits: Tensor, targets: [Int32]) -> Tensor {
     let v = logits.shape.last!, n = logits.count / v
-    precondition(targets.count == n, "\(targets.count) targets for \(n) rows of logits")
+    require(targets.count == n, "\(targets.count) targets for \(n) rows of logits")
     let out = Tensor.zeros([n])
     var lse = [Float](repeating: 0, count: n)
     let x = logits.pointer, o = out.pointer
@@ -19,7 +19,7 @@ public func selectedLogProbs(_ logits: Tensor, targets: [Int32]) -> Tensor {
             for i in r {
                 let t = targets[i]
                 guard t != ignoreIndex else { continue }
-                precondition(t >= 0 && Int(t) < v, "target \(t) outside a vocabulary of \(v)")
+                require(t >= 0 && Int(t) < v, "target \(t) outside a vocabulary of \(v)")
                 let l = logSumExp(x + i * v, v)
                 lp[i] = l
                 o[i] = x[i * v + Int(t)] - l
@@ -28,14 +28,15 @@ public func selectedLogProbs(_ logits: Tensor, targets: [Int32]) -> Tensor {
     }
     return out.recorded([logits]) { g in
         // d log p_t / d x_j = [j == t] − softmax_j
-        let gl = Tensor.zeros(logits.shape)
+        let gl = Tensor.empty(logits.shape)              // every row is written below
         let gp = g.pointer, d = gl.pointer
         parallelFor(n, grain: Swift.max(1, elementwiseGrain / v)) { r in
             for i in r {
                 let t = targets[i]
-                guard t != ignoreIndex else { continue }
-                let gi = gp[i], l = lse[i], row = x + i * v, dr = d + i * v
-                for j in 0..<v { dr[j] = -gi * Foundation.exp(row[j] - l) }
+                guard t != ignoreIndex else { (d + i * v).update(repeating: 0, count: v); continue }
+                let gi = gp[i], row = x + i * v, dr = d + i * v
+                let l = Vec(repeating: lse[i]), scale = Vec(repeating: -gi)
+                mapVec(row, dr, v) { scale * vexp($0 - l) }     // −g · softmax
                 dr[Int(t)] += gi
             }
         }

@@ -1,73 +1,74 @@
 /// Fused layer norm and RMS norm over the last axis; backward beside forward.
+///
+/// Rows run in parallel with vector kernels. The weight and bias gradients are
+/// sums over rows: they are split over column ranges, each summed in row
+/// order, so results do not depend on the thread count.
 
 /// LayerNorm: (x − mean) / sqrt(var + eps) · weight + bias. x [..., D], weight/bias [D].
 public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float) -> Tensor {
     let d = x.shape.last!, rows = x.count / d
     let out = Tensor.empty(x.shape)
-    var mean = [Float](repeating: 0, count: rows), rstd = [Float](repeating: 0, count: rows)
-    let xp = x.pointer, yp = out.pointer
-    let w = weight?.pointer, b = bias?.pointer
-    mean.withUnsafeMutableBufferPointer { mp in
-        rstd.withUnsafeMutableBufferPointer { rp in
-            let mp = mp.baseAddress!, rp = rp.baseAddress!
-            parallelFor(rows, grain: Swift.max(1, elementwiseGrain / d)) { r in
-                for row in r {
-                    let xr = xp + row * d, yr = yp + row * d
-                    var s: Float = 0
-                    for j in 0..<d { s += xr[j] }
-                    let mu = s / Float(d)
-                    var v: Float = 0
-                    for j in 0..<d { let c = xr[j] - mu; v += c * c }
-                    let rs = 1 / (v / Float(d) + eps).squareRoot()
-                    mp[row] = mu; rp[row] = rs
-                    for j in 0..<d {
-                        var y = (xr[j] - mu) * rs
-                        if let w { y *= w[j] }
-                        if let b { y += b[j] }
-                        yr[j] = y
-                    }
-                }
-            }
+    let stats = Storage(count: 2 * rows)                  // mean [rows], then rstd [rows]
+    let w = (weight ?? Tensor.ones([d])).detached(), b = (bias ?? Tensor.zeros([d])).detached()
+    require(w.count == d && b.count == d, "layerNorm weight \(w.shape) / bias \(b.shape) for rows of \(d)")
+    let xp = x.pointer, yp = out.pointer, wp = w.pointer, bp = b.pointer
+    let mp = stats.pointer, rp = stats.pointer + rows
+    parallelFor(rows, grain: Swift.max(1, elementwiseGrain / d)) { r in
+        for row in r {
+            let xr = xp + row * d
+            let mu = sumVec(xr, d) / Float(d)
+            let m = Vec(repeating: mu)
+            let variance = sumMapVec(xr, d) { ($0 - m) * ($0 - m) } / Float(d)
+            let rs = 1 / (variance + eps).squareRoot()
+            mp[row] = mu; rp[row] = rs
+            let s = Vec(repeating: rs)
+            mapVec3(xr, wp, bp, yp + row * d, d) { x, w, b in b.addingProduct((x - m) * s, w) }   // x̂·w + b
         }
     }
     var inputs = [x]
     if let weight { inputs.append(weight) }
     if let bias { inputs.append(bias) }
-    return out.recorded(inputs) { g in
-        let gp = g.pointer
-        let gx = Tensor.empty(x.shape)
-        let gw = Tensor.zeros([d]), gb = Tensor.zeros([d])
-        let gxp = gx.pointer
-        // dx̂ = g·w;  dx = rstd · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ ⊙ x̂))
-        parallelFor(rows, grain: Swift.max(1, elementwiseGrain / d)) { r in
-            for row in r {
-                let xr = xp + row * d, gr = gp + row * d, dr = gxp + row * d
-                let mu = mean[row], rs = rstd[row]
-                var s1: Float = 0, s2: Float = 0
-                for j in 0..<d {
-                    let xh = (xr[j] - mu) * rs
-                    let dxh = gr[j] * (w?[j] ?? 1)
-                    s1 += dxh; s2 += dxh * xh
-                }
-                s1 /= Float(d); s2 /= Float(d)
-                for j in 0..<d {
-                    let xh = (xr[j] - mu) * rs
-                    let dxh = gr[j] * (w?[j] ?? 1)
-                    dr[j] = rs * (dxh - s1 - xh * s2)
+    let needX = x.requiresGrad, needW = weight?.requiresGrad ?? false, needB = bias?.requiresGrad ?? false
+    let hasW = weight != nil, hasB = bias != nil
+    let xs = x.detached()
+    return out.recorded(inputs) { g in                    // g [..., D]
+        let gp = g.pointer, xp = xs.pointer
+        var grads: [Tensor?] = [nil]
+        if needX {
+            // dx̂ = g·w;  dx = rstd · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ ⊙ x̂))
+            let gx = Tensor.empty(xs.shape)
+            let dp = gx.pointer
+            parallelFor(rows, grain: Swift.max(1, elementwiseGrain / d)) { r in
+                for row in r {
+                    let xr = xp + row * d, gr = gp + row * d
+                    let m = Vec(repeating: mp[row]), s = Vec(repeating: rp[row])
+                    let s1 = Vec(repeating: sumMapVec3(gr, wp, xr, d) { g, w, _ in g * w } / Float(d))
+                    let s2 = Vec(repeating: sumMapVec3(gr, wp, xr, d) { g, w, x in g * w * ((x - m) * s) } / Float(d))
+                    mapVec3(gr, wp, xr, dp + row * d, d) { g, w, x in s * (g * w - s1 - (x - m) * s * s2) }
                 }
             }
+            grads[0] = gx
         }
-        if weight != nil || bias != nil {
+        if needW || needB {
+            // dw = Σ_rows g ⊙ x̂,  db = Σ_rows g
+            let gw = Tensor.zeros([d]), gb = Tensor.zeros([d])
             let gwp = gw.pointer, gbp = gb.pointer
-            for row in 0..<rows {
-                let xr = xp + row * d, gr = gp + row * d
-                let mu = mean[row], rs = rstd[row]
-                for j in 0..<d { gwp[j] += gr[j] * (xr[j] - mu) * rs; gbp[j] += gr[j] }
+            parallelFor(d, grain: Swift.max(64, elementwiseGrain / rows)) { cols in
+                let lo = cols.lowerBound, n = cols.count
+                for row in 0..<rows {
+                    let xr = xp + row * d + lo, gr = gp + row * d + lo
+                    let m = Vec(repeating: mp[row]), s = Vec(repeating: rp[row])
+                    mapVec3(gwp + lo, gr, xr, gwp + lo, n) { acc, g, x in acc.addingProduct(g, (x - m) * s) }
+                    mapVec2(gbp + lo, gr, gbp + lo, n) { $0 + $1 }
+                }
             }
+            if hasW { grads.append(needW ? gw : nil) }
+            if hasB { grads.append(needB ? gb : nil) }
+        } else {
+            if hasW { grads.append(nil) }
+            if hasB { grads.append(nil) }
         }
-        var grads: [Tensor?] = [x.requiresGrad ? gx : nil]
-        if let weight { grads.append(weight.requiresGrad ? gw : nil) }
-        if let bias { grads.append(bias.requiresGrad ? gb : nil) }
+        _ = (w, b, stats)                                 // keep wp, bp, mp, rp alive until here
         return grads
     }
 }
@@ -75,43 +76,54 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float) -
 /// RMSNorm: x / sqrt(mean(x²) + eps) · weight. x [..., D], weight [D].
 public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) -> Tensor {
     let d = x.shape.last!, rows = x.count / d
+    require(weight.count == d, "rmsNorm weight \(weight.shape) for rows of \(d)")
     let out = Tensor.empty(x.shape)
-    var rstd = [Float](repeating: 0, count: rows)
-    let xp = x.pointer, yp = out.pointer, w = weight.pointer
-    rstd.withUnsafeMutableBufferPointer { rp in
-        let rp = rp.baseAddress!
-        parallelFor(rows, grain: Swift.max(1, elementwiseGrain / d)) { r in
-            for row in r {
-                let xr = xp + row * d, yr = yp + row * d
-                var ss: Float = 0
-                for j in 0..<d { ss += xr[j] * xr[j] }
-                let rs = 1 / (ss / Float(d) + eps).squareRoot()
-                rp[row] = rs
-                for j in 0..<d { yr[j] = xr[j] * rs * w[j] }
-            }
+    let stats = Storage(count: rows)                      // rstd [rows]
+    let xp = x.pointer, yp = out.pointer, wp = weight.pointer, rp = stats.pointer
+    parallelFor(rows, grain: Swift.max(1, elementwiseGrain / d)) { r in
+        for row in r {
+            let xr = xp + row * d
+            let rs = 1 / (dotVec(xr, xr, d) / Float(d) + eps).squareRoot()
+            rp[row] = rs
+            let s = Vec(repeating: rs)
+            mapVec2(xr, wp, yp + row * d, d) { x, w in x * s * w }
         }
     }
-    return out.recorded([x, weight]) { g in
-        let gp = g.pointer
-        let gx = Tensor.empty(x.shape), gw = Tensor.zeros([d])
-        let gxp = gx.pointer, gwp = gw.pointer
-        // dx̂ = g·w;  dx = rstd · (dx̂ − x̂ · mean(dx̂ ⊙ x̂))
-        parallelFor(rows, grain: Swift.max(1, elementwiseGrain / d)) { r in
-            for row in r {
-                let xr = xp + row * d, gr = gp + row * d, dr = gxp + row * d
-                let rs = rstd[row]
-                var s: Float = 0
-                for j in 0..<d { s += gr[j] * w[j] * xr[j] * rs }
-                s /= Float(d)
-                for j in 0..<d { dr[j] = rs * (gr[j] * w[j] - xr[j] * rs * s) }
+    let needX = x.requiresGrad, needW = weight.requiresGrad
+    let saved = (x: x.detached(), weight: weight.detached())
+    return out.recorded([x, weight]) { g in               // g [..., D]
+        let gp = g.pointer, xp = saved.x.pointer, wp = saved.weight.pointer
+        var gx: Tensor? = nil, gw: Tensor? = nil
+        if needX {
+            // dx̂ = g·w;  dx = rstd · (dx̂ − x̂ · mean(dx̂ ⊙ x̂))
+            let t = Tensor.empty(saved.x.shape)
+            let dp = t.pointer
+            parallelFor(rows, grain: Swift.max(1, elementwiseGrain / d)) { r in
+                for row in r {
+                    let xr = xp + row * d, gr = gp + row * d
+                    let s = Vec(repeating: rp[row])
+                    let m = Vec(repeating: sumMapVec3(gr, wp, xr, d) { g, w, x in g * w * x } * rp[row] / Float(d))
+                    mapVec3(gr, wp, xr, dp + row * d, d) { g, w, x in s * (g * w - x * s * m) }
+                }
             }
+            gx = t
         }
-        if weight.requiresGrad {
-            for row in 0..<rows {
-                let xr = xp + row * d, gr = gp + row * d, rs = rstd[row]
-                for j in 0..<d { gwp[j] += gr[j] * xr[j] * rs }
+        if needW {
+            // dw = Σ_rows g ⊙ x̂
+            let t = Tensor.zeros([d])
+            let gwp = t.pointer
+            parallelFor(d, grain: Swift.max(64, elementwiseGrain / rows)) { cols in
+                let lo = cols.lowerBound, n = cols.count
+                for row in 0..<rows {
+                    let s = Vec(repeating: rp[row])
+                    mapVec3(gwp + lo, gp + row * d + lo, xp + row * d + lo, gwp + lo, n) { acc, g, x in
+                        acc.addingProduct(g, x * s)
+                    }
+                }
             }
+            gw = t
         }
-        return [x.requiresGrad ? gx : nil, weight.requiresGrad ? gw : nil]
+        _ = stats                                         // keeps rp alive until here
+        return [gx, gw]
     }
 }

@@ -6,7 +6,7 @@
 /// [B, L, C·P·P] with features ordered (c, i, j), matching a Conv2d weight
 /// [D, C, P, P] flattened to [D, C·P·P].
 public func patchify(_ pixels: Tensor, patchSize p: Int) -> Tensor {
-    precondition(pixels.rank == 4 && pixels.shape[2] == p && pixels.shape[3] % p == 0,
+    require(pixels.rank == 4 && pixels.shape[2] == p && pixels.shape[3] % p == 0,
                  "patchify expects [B, C, \(p), L·\(p)], got \(pixels.shape)")
     let (b, c, width) = (pixels.shape[0], pixels.shape[1], pixels.shape[3])
     let l = width / p, f = c * p * p
@@ -36,4 +36,15 @@ private func unfold(_ strip: UnsafeMutablePointer<Float>, _ patches: UnsafeMutab
             }
         }
     }
+}
+
+/// Conv2d(C → D, kernel = stride = P) over the strip layout, as unfold + matmul.
+///
+/// pixels [B, C, P, L·P], weight [D, C, P, P] (PyTorch's Conv2d layout), bias [D]
+/// → [B, L, D].
+public func patchEmbedding(_ pixels: Tensor, weight: Tensor, bias: Tensor?, patchSize p: Int) -> Tensor {
+    require(weight.rank == 4 && weight.shape[1] == pixels.shape[1] && weight.shape[2] == p && weight.shape[3] == p,
+                 "patchEmbedding weight \(weight.shape) does not fit pixels \(pixels.shape) with patch \(p)")
+    let patches = patchify(pixels, patchSize: p)                           // [B, L, C·P·P]
+    return linear(patches, weight.reshaped([weight.shape[0], -1]), bias)   // [B, L, D]
 }

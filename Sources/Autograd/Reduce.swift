@@ -16,9 +16,9 @@ extension Tensor {
         for a in axes.reversed() { x = reduceAxis(x, a) }
         let outShape = keepDims ? kept : shape.enumerated().filter { !axes.contains($0.offset) }.map(\.element)
         let out = x.reshaped(outShape).detached()
-        let input = self
+        let inShape = shape
         return out.recorded([self]) { g in
-            [g.reshaped(kept).expanded(to: input.shape)]
+            [g.reshaped(kept).expanded(to: inShape)]
         }
     }
 
@@ -71,33 +71,47 @@ extension Tensor {
 }
 
 /// Sums one axis away, keeping it as size 1: [outer, n, inner] → [outer, 1, inner].
+///
+/// Work is split over `outer` when there is enough of it; otherwise (the
+/// column sums of a [rows, D] matrix: bias gradients) over ranges of the
+/// `inner` columns. Either way each output keeps one fixed summation order,
+/// so results do not depend on the thread count.
 private func reduceAxis(_ x: Tensor, _ axis: Int) -> Tensor {
     let s = x.shape
     let outer = s[..<axis].reduce(1, *), n = s[axis], inner = s[(axis + 1)...].reduce(1, *)
     var kept = s; kept[axis] = 1
     let out = Tensor.zeros(kept)
     let src = x.pointer, dst = out.pointer
-    if inner == 1 {
-        parallelFor(outer, grain: Swift.max(1, elementwiseGrain / Swift.max(n, 1))) { r in
-            for p in r {
-                var acc: Float = 0
-                let row = src + p * n
-                for i in 0..<n { acc += row[i] }
-                dst[p] = acc
-            }
+    let work = Swift.max(n * inner, 1)
+    if inner == 1 {                                   // contiguous rows: one vector sum each
+        parallelFor(outer, grain: Swift.max(1, elementwiseGrain / work)) { r in
+            for p in r { dst[p] = sumVec(src + p * n, n) }
+        }
+    } else if outer >= 4 * Threads.count {
+        parallelFor(outer, grain: Swift.max(1, elementwiseGrain / work)) { r in
+            for p in r { sumRows(src + p * n * inner, dst + p * inner, rows: n, stride: inner, cols: 0..<inner) }
         }
     } else {
-        parallelFor(outer, grain: Swift.max(1, elementwiseGrain / Swift.max(n * inner, 1))) { r in
-            for p in r {
-                let d = dst + p * inner
-                for i in 0..<n {
-                    let row = src + (p * n + i) * inner
-                    for q in 0..<inner { d[q] += row[q] }
-                }
+        // Column ranges of at least 64 values (a cache line multiple) and enough rows of work.
+        let grain = Swift.max(64, elementwiseGrain / Swift.max(n * outer, 1))
+        parallelFor(inner, grain: grain) { cols in
+            for p in 0..<outer {
+                sumRows(src + p * n * inner, dst + p * inner, rows: n, stride: inner, cols: cols)
             }
         }
     }
     return out
+}
+
+/// dst[q] += Σ_i src[i·stride + q] for q in `cols`, rows in order.
+@inline(__always)
+private func sumRows(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
+                     rows: Int, stride: Int, cols: Range<Int>) {
+    let lo = cols.lowerBound, count = cols.count
+    for i in 0..<rows {
+        let row = src + i * stride + lo
+        mapVec2(dst + lo, row, dst + lo, count) { $0 + $1 }
+    }
 }
 
 /// Broadcast copy of `x` into `target` (x's shape broadcasts to target).

@@ -7,10 +7,10 @@ extension Tensor {
         var s = newShape
         if let i = s.firstIndex(of: -1) {
             let known = s.enumerated().filter { $0.offset != i }.map(\.element).reduce(1, *)
-            precondition(known > 0 && count % known == 0, "cannot reshape \(shape) to \(newShape)")
+            require(known > 0 && count % known == 0, "cannot reshape \(shape) to \(newShape)")
             s[i] = count / known
         }
-        precondition(s.reduce(1, *) == count, "cannot reshape \(shape) to \(newShape)")
+        require(s.reduce(1, *) == count, "cannot reshape \(shape) to \(newShape)")
         if s == shape { return self }
         let inShape = shape
         return Tensor(storage: storage, shape: s).recorded([self]) { g in [g.reshaped(inShape)] }
@@ -18,7 +18,7 @@ extension Tensor {
 
     /// Reorders axes: result axis i is input axis `order[i]`.
     public func permuted(_ order: [Int]) -> Tensor {
-        precondition(order.sorted() == Array(0..<rank), "bad permutation \(order) for \(shape)")
+        require(order.sorted() == Array(0..<rank), "bad permutation \(order) for \(shape)")
         if order == Array(0..<rank) { return self }
         let out = permuteCopy(self, order)
         var inverse = [Int](repeating: 0, count: rank)
@@ -36,7 +36,7 @@ extension Tensor {
     /// Elements [start, end) along `axis`.
     public func slice(axis: Int, _ start: Int, _ end: Int) -> Tensor {
         let a = normalize(axis)
-        precondition(0 <= start && start <= end && end <= shape[a], "slice \(start)..<\(end) out of range for axis \(a) of \(shape)")
+        require(0 <= start && start <= end && end <= shape[a], "slice \(start)..<\(end) out of range for axis \(a) of \(shape)")
         let outer = shape[..<a].reduce(1, *), n = shape[a], inner = shape[(a + 1)...].reduce(1, *)
         var s = shape; s[a] = end - start
         let out = Tensor.empty(s)
@@ -56,7 +56,7 @@ extension Tensor {
 
     /// Splits `axis` into consecutive pieces of the given sizes.
     public func split(_ sizes: [Int], axis: Int) -> [Tensor] {
-        precondition(sizes.reduce(0, +) == dim(axis), "split sizes \(sizes) do not add up to \(dim(axis))")
+        require(sizes.reduce(0, +) == dim(axis), "split sizes \(sizes) do not add up to \(dim(axis))")
         var start = 0
         return sizes.map { n in
             defer { start += n }
@@ -67,11 +67,11 @@ extension Tensor {
 
 /// Joins tensors along `axis`; all other axes must agree.
 public func concat(_ parts: [Tensor], axis: Int) -> Tensor {
-    precondition(!parts.isEmpty, "concat of nothing")
+    require(!parts.isEmpty, "concat of nothing")
     let a = parts[0].normalize(axis)
     let base = parts[0].shape
     for p in parts {
-        precondition(p.rank == base.count && (0..<p.rank).allSatisfy { $0 == a || p.shape[$0] == base[$0] },
+        require(p.rank == base.count && (0..<p.rank).allSatisfy { $0 == a || p.shape[$0] == base[$0] },
                      "concat shapes differ: \(parts.map(\.shape))")
     }
     let outer = base[..<a].reduce(1, *), inner = base[(a + 1)...].reduce(1, *)
@@ -87,12 +87,13 @@ public func concat(_ parts: [Tensor], axis: Int) -> Tensor {
         }
         offset += n
     }
+    let needs = parts.map(\.requiresGrad)     // the parts themselves are not kept
     return out.recorded(parts) { g in
         var grads: [Tensor?] = []
         var off = 0
-        for (p, n) in zip(parts, sizes) {
+        for (need, n) in zip(needs, sizes) {
             defer { off += n }
-            guard p.requiresGrad else { grads.append(nil); continue }
+            guard need else { grads.append(nil); continue }
             var shape = s; shape[a] = n
             let gi = Tensor.empty(shape)
             let len = n * inner

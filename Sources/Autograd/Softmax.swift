@@ -17,9 +17,8 @@ extension Tensor {
             parallelFor(rows, grain: Swift.max(1, elementwiseGrain / Swift.max(d, 1))) { r in
                 for row in r {
                     let o = row * d
-                    var dot: Float = 0
-                    for j in 0..<d { dot += gp[o + j] * y[o + j] }
-                    for j in 0..<d { dp[o + j] = y[o + j] * (gp[o + j] - dot) }
+                    let dot = Vec(repeating: dotVec(gp + o, y + o, d))
+                    mapVec2(gp + o, y + o, dp + o, d) { g, y in y * (g - dot) }
                 }
             }
             return [gi]
@@ -33,8 +32,8 @@ extension Tensor {
         parallelFor(rows, grain: Swift.max(1, elementwiseGrain / Swift.max(d, 1))) { r in
             for row in r {
                 let o = row * d
-                let lse = logSumExp(x + o, d)
-                for j in 0..<d { y[o + j] = x[o + j] - lse }
+                let lse = Vec(repeating: logSumExp(x + o, d))
+                mapVec(x + o, y + o, d) { $0 - lse }
             }
         }
         return out.recorded([self]) { g in
@@ -44,9 +43,8 @@ extension Tensor {
             parallelFor(rows, grain: Swift.max(1, elementwiseGrain / Swift.max(d, 1))) { r in
                 for row in r {
                     let o = row * d
-                    var s: Float = 0
-                    for j in 0..<d { s += gp[o + j] }
-                    for j in 0..<d { dp[o + j] = gp[o + j] - Foundation.exp(y[o + j]) * s }
+                    let s = Vec(repeating: sumVec(gp + o, d))
+                    mapVec2(gp + o, y + o, dp + o, d) { g, y in g - vexp(y) * s }
                 }
             }
             return [gi]
@@ -54,25 +52,19 @@ extension Tensor {
     }
 }
 
-/// y = softmax(x) for one row of `n` values (max-subtracted; a row of -inf gives zeros).
+/// y = softmax(x) for one row of `n` values (max-subtracted; a row of −inf gives zeros).
 @inline(__always)
 func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-    var m = -Float.infinity
-    for j in 0..<n { m = Swift.max(m, x[j]) }
+    let m = maxVec(x, n)
     if m == -.infinity { y.update(repeating: 0, count: n); return }
-    var s: Float = 0
-    for j in 0..<n { let e = Foundation.exp(x[j] - m); y[j] = e; s += e }
-    let inv = 1 / s
-    for j in 0..<n { y[j] *= inv }
+    let inv = Vec(repeating: 1 / sumExpVec(x, m, n, store: y))
+    mapVec(y, y, n) { $0 * inv }
 }
 
 /// log Σ exp(x) for one row, computed stably.
 @inline(__always)
 func logSumExp(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
-    var m = -Float.infinity
-    for j in 0..<n { m = Swift.max(m, x[j]) }
+    let m = maxVec(x, n)
     if m == -.infinity { return m }
-    var s: Float = 0
-    for j in 0..<n { s += Foundation.exp(x[j] - m) }
-    return m + Foundation.log(s)
+    return m + Foundation.log(sumExpVec(x, m, n, store: nil))
 }

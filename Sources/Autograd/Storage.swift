@@ -10,16 +10,15 @@ public final class Storage {
     public let count: Int
 
     public init(count: Int) {
-        precondition(count >= 0, "negative storage size")
-        var raw: UnsafeMutableRawPointer?
-        let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
-            fatalError("out of memory allocating \(bytes) bytes")
-        }
-        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        require(count >= 0, "negative storage size")
+        let bytes = Storage.bytes(count)
+        pointer = StoragePool.allocate(bytes: bytes).bindMemory(to: Float.self, capacity: max(count, 1))
         self.count = count
         StorageStats.allocated(bytes)
     }
+
+    /// Bytes behind a buffer of `count` values (at least one value).
+    static func bytes(_ count: Int) -> Int { max(count, 1) * MemoryLayout<Float>.stride }
 
     /// A zero-filled buffer.
     public convenience init(zeros count: Int) {
@@ -33,8 +32,9 @@ public final class Storage {
     }
 
     deinit {
-        StorageStats.freed(count * MemoryLayout<Float>.stride)
-        free(pointer)
+        let bytes = Storage.bytes(count)
+        StorageStats.freed(bytes)
+        StoragePool.release(UnsafeMutableRawPointer(pointer), bytes: bytes)
     }
 
     public var buffer: UnsafeMutableBufferPointer<Float> {
@@ -42,7 +42,8 @@ public final class Storage {
     }
 }
 
-/// Live tensor bytes, for the benchmark's memory report.
+/// Live tensor bytes (buffers held by tensors; the pool's spare buffers are
+/// not counted), for memory reports and tests.
 public enum StorageStats {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var live = 0

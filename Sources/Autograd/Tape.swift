@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One recorded operation: the nodes of its differentiable inputs and the
 /// closure that maps the output gradient to input gradients.
 ///
@@ -22,22 +26,50 @@ public final class Node {
     /// Drops the accumulated gradient (leaves: before the next accumulation window).
     public func zeroGrad() { grad = nil }
 
+    /// grad += g. The first gradient is kept as it is (often a buffer shared
+    /// with another node's gradient: `a + b` hands the same g to both); later
+    /// ones are added in place when this node is the only holder of its
+    /// gradient buffer, and into a fresh buffer otherwise.
+    ///
+    /// In place is safe exactly when nothing else references the storage: no
+    /// other tensor (a sibling's gradient, a saved value, a gradient the caller
+    /// kept from an earlier backward) can then observe the change. Every raw
+    /// pointer the engine keeps comes with a strong reference to its tensor, so
+    /// the reference count is the whole story.
     func accumulate(_ g: Tensor) {
-        precondition(g.shape.reduce(1, *) == shape.reduce(1, *),
-                     "gradient shape \(g.shape) does not match \(shape)")
+        require(g.shape.reduce(1, *) == shape.reduce(1, *),
+                "gradient shape \(g.shape) does not match \(shape)")
         let g = g.shape == shape ? g.detached() : g.detached().reshaped(shape)
-        if let old = grad {
-            grad = old + g
+        guard var old = grad else { grad = g; return }
+        grad = nil                                    // `old` is now our only reference
+        if isKnownUniquelyReferenced(&old.storage) {
+            addInPlace(old, g)
+            grad = old
         } else {
-            grad = g
+            grad = old + g
         }
     }
 }
 
 /// Whether ops record onto the tape. Off inside `noGrad { }`.
+///
+/// The switch is per thread (like PyTorch's grad mode): a data-loading thread
+/// that runs tensor code under `noGrad` must not stop the training thread from
+/// recording. New threads start with recording enabled.
 public enum GradMode {
-    nonisolated(unsafe) public static var isEnabled = true
+    public static var isEnabled: Bool {
+        get { pthread_getspecific(gradModeKey) == nil }
+        set { pthread_setspecific(gradModeKey, newValue ? nil : UnsafeRawPointer(bitPattern: 1)) }
+    }
 }
+
+/// Thread-local slot for `GradMode`: nil means enabled (the default for a new thread).
+private let gradModeKey: pthread_key_t = {
+    var key = pthread_key_t()
+    // Not inside require(): -Ounchecked does not evaluate its condition.
+    if pthread_key_create(&key, nil) != 0 { fatalError("cannot create the grad-mode thread key") }
+    return key
+}()
 
 /// Runs `body` without recording anything: no graph, no saved tensors.
 public func noGrad<T>(_ body: () throws -> T) rethrows -> T {
@@ -64,10 +96,10 @@ extension Tensor {
     /// otherwise a seed gradient of the same shape is required.
     public func backward(_ seed: Tensor? = nil) {
         guard let root = node else {
-            preconditionFailure("backward() on a tensor that does not require grad")
+            fatalError("backward() on a tensor that does not require grad")
         }
         let seed = seed ?? {
-            precondition(count == 1, "backward() without a seed needs a scalar, got \(shape)")
+            require(count == 1, "backward() without a seed needs a scalar, got \(shape)")
             return Tensor.ones(shape)
         }()
         let savedMode = GradMode.isEnabled
@@ -75,9 +107,10 @@ extension Tensor {
         defer { GradMode.isEnabled = savedMode }
         root.accumulate(seed)
         for n in topologicalOrder(root).reversed() {
-            guard let fn = n.backward, let g = n.grad else { continue }
+            guard let fn = n.backward else { continue }
+            n.backward = nil        // releases the saved tensors (once `fn` returns)
+            guard let g = n.grad else { continue }   // no gradient reached this node
             let grads = fn(g)
-            n.backward = nil        // releases the saved tensors
             if !n.isLeaf { n.grad = nil }
             for (input, gi) in zip(n.inputs, grads) {
                 if let input, let gi { input.accumulate(gi) }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A contiguous, row-major Float32 tensor with an optional place on the tape.
 ///
 /// `Tensor` is a value: ops return new tensors and never mutate their inputs.
@@ -5,12 +7,14 @@
 /// without one (constants, frozen weights, everything under `noGrad`) cost the
 /// tape nothing.
 public struct Tensor {
-    public let storage: Storage
+    /// The values. Settable only inside the engine, which needs `var` access
+    /// to test whether a gradient buffer is uniquely owned (`Node.accumulate`).
+    public internal(set) var storage: Storage
     public let shape: [Int]
     public internal(set) var node: Node?
 
     public init(storage: Storage, shape: [Int]) {
-        precondition(shape.reduce(1, *) == storage.count,
+        require(shape.reduce(1, *) == storage.count,
                      "shape \(shape) does not match \(storage.count) values")
         self.storage = storage
         self.shape = shape
@@ -18,7 +22,7 @@ public struct Tensor {
     }
 
     public init(_ values: [Float], shape: [Int]) {
-        precondition(shape.reduce(1, *) == values.count,
+        require(shape.reduce(1, *) == values.count,
                      "shape \(shape) does not match \(values.count) values")
         self.storage = values.withUnsafeBufferPointer { Storage(copying: $0) }
         self.shape = shape
@@ -54,14 +58,14 @@ public struct Tensor {
 
     func normalize(_ axis: Int) -> Int {
         let a = axis < 0 ? axis + rank : axis
-        precondition(a >= 0 && a < rank, "axis \(axis) out of range for shape \(shape)")
+        require(a >= 0 && a < rank, "axis \(axis) out of range for shape \(shape)")
         return a
     }
 
     public var scalars: [Float] { Array(storage.buffer) }
 
     public var item: Float {
-        precondition(count == 1, "item of a tensor with \(count) values")
+        require(count == 1, "item of a tensor with \(count) values")
         return storage.pointer[0]
     }
 
@@ -90,5 +94,3 @@ extension Tensor: CustomStringConvertible {
         return "Tensor(\(shape), [\(head)\(count > 8 ? ", …" : "")])"
     }
 }
-
-import Foundation

@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import Autograd
+
+/// `trainer bench`: engine speed on this machine.
+///
+///   trainer bench --matmul [--threads N]    engine matmul vs raw cblas_sgemm
+///   trainer bench --kernels [--threads N]   elementwise, norm, softmax, loss and attention kernels
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure the engine: matmul against raw sgemm, and the engine's own kernels.")
+
+    @Flag(name: .long, help: "Engine matmul GFLOP/s next to raw cblas_sgemm at the same shapes.")
+    var matmul = false
+
+    @Flag(name: .long, help: "Forward and backward times of the engine's own kernels.")
+    var kernels = false
+
+    @Option(name: .long, help: "Only kernels whose label contains this text (with --kernels).")
+    var only: String?
+
+    @Option(name: .long, help: "Threads for the engine and OpenBLAS (default: TRAINER_THREADS or all cores).")
+    var threads: Int?
+
+    @Option(name: .long, help: "Seconds spent on each shape or kernel.")
+    var seconds: Double = 1
+
+    // A full training step at a model preset (`--preset NAME`) belongs here: add
+    // the option above and its run below, next to the micro-benchmarks.
+
+    func validate() throws {
+        if !matmul && !kernels { throw ValidationError("choose what to measure: --matmul and/or --kernels") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if seconds <= 0 { throw ValidationError("--seconds must be positive") }
+    }
+
+    func run() throws {
+        BLAS.ensureOptimizedKernels()      // re-executes with OPENBLAS_CORETYPE when needed
+        if let threads { Threads.set(threads) }
+        print(benchHeader())
+        if matmul { printMatmulTable(MatmulBenchmark.run(secondsPerShape: seconds)) }
+        if kernels { printKernelTable(KernelBenchmark.run(filter: only, secondsPerCase: seconds / 2)) }
+    }
+}
+
+/// The run header: BLAS kernel family and thread budget.
+func benchHeader() -> String {
+    "trainer bench — BLAS kernel \(BLAS.coreName), \(Threads.count) thread\(Threads.count == 1 ? "" : "s")"
+        + (BLAS.cpuHasAVX512 && BLAS.coreName.lowercased() == "prescott"
+           ? "  (WARNING: AVX-512 CPU on Prescott kernels; set OPENBLAS_CORETYPE=SkylakeX)" : "")
+}
+
+private func pad(_ s: String, _ width: Int, right: Bool = false) -> String {
+    let fill = String(repeating: " ", count: max(0, width - s.count))
+    return right ? fill + s : s + fill
+}
+
+private func fixed(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
+
+func printMatmulTable(_ rows: [MatmulBenchmark.Row]) {
+    print("")
+    print(pad("shape", 14) + pad("M×N×K", 18) + pad("engine GFLOP/s", 16, right: true)
+          + pad("sgemm GFLOP/s", 16, right: true) + pad("engine/sgemm", 14, right: true))
+    for r in rows {
+        let s = r.shape
+        let dims = "\(s.m)×\(s.n)×\(s.k)\(s.transposeB ? "ᵀ" : "")"
+        print(pad(s.label, 14) + pad(dims, 18) + pad(fixed(r.engineGFLOPS, 1), 16, right: true)
+              + pad(fixed(r.rawGFLOPS, 1), 16, right: true) + pad(fixed(100 * r.ratio, 1) + " %", 14, right: true))
+    }
+}
+
+func printKernelTable(_ rows: [KernelBenchmark.Row]) {
+    print("")
+    print(pad("kernel", 22) + pad("inputs", 36) + pad("forward ms", 12, right: true) + pad("backward ms", 13, right: true))
+    for r in rows {
+        print(pad(r.label, 22) + pad(r.shape, 36) + pad(fixed(r.forwardSeconds * 1e3, 2), 12, right: true)
+              + pad(r.backwardSeconds.map { fixed($0 * 1e3, 2) } ?? "—", 13, right: true))
+    }
+}
