@@ -1,10 +1,14 @@
 // swift-tools-version:5.10
 import PackageDescription
 
-// Numeric kernels are written in Swift over unsafe pointers; they need FMA and
-// vector units, and no bounds checks in the hot loops.
-let fast: [SwiftSetting] = [
+// The engine's kernels are Swift loops over unsafe pointers: they need FMA and
+// vector units and no overflow checks in the hot loops (-Ounchecked). Everything
+// else keeps -O, so that `precondition` checks stay active there.
+let kernels: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-wmo", "-target-cpu", "haswell"]),
+]
+let fast: [SwiftSetting] = [
+    .unsafeFlags(["-wmo", "-target-cpu", "haswell"]),
 ]
 
 let package = Package(
@@ -24,7 +28,7 @@ let package = Package(
         .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
         .systemLibrary(name: "CStb", path: "Sources/CStb"),
 
-        .target(name: "Autograd", dependencies: ["COpenBLAS"], swiftSettings: fast),
+        .target(name: "Autograd", dependencies: ["COpenBLAS"], swiftSettings: kernels),
         .target(name: "NN", dependencies: ["Autograd"], swiftSettings: fast),
         .target(name: "Models", dependencies: ["NN", "Autograd", "Yams"], swiftSettings: fast),
         .target(name: "Datasets", dependencies: ["Autograd", "CStb", "CZstd"], swiftSettings: fast),

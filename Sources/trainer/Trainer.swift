@@ -16,6 +16,10 @@ struct Trainer: ParsableCommand {
             Run.self,
             Generate.self,
             Eval.self,
+            Sample.self,
+            Score.self,
+            Pairs.self,
+            Bench.self,
         ])
 
     static func main() {
