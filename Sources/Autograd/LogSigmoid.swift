@@ -11,8 +11,10 @@ extension Tensor {
     public func logSigmoid() -> Tensor {
         map({ x in
             Swift.min(x, 0) - Foundation.log1p(Foundation.exp(-Swift.abs(x)))
-        }, grad: { g, x, _ in
-            g * sigmoidf(-x)
-        })
+        }, saving: .input) { g, x in
+            // σ(−x), evaluated without overflow on either side.
+            let e = Foundation.exp(-Swift.abs(x))
+            return g * (x >= 0 ? e / (1 + e) : 1 / (1 + e))
+        }
     }
 }
