@@ -17,7 +17,7 @@ export OPENBLAS_CORETYPE ?= SkylakeX
 endif
 export TRAINER_REFERENCE_DIR ?= $(abspath ../shared/reference)
 
-.PHONY: all setup deps build test parity run bench clean
+.PHONY: all setup deps build test parity run chain results bench clean
 
 all: build
 
@@ -44,6 +44,16 @@ parity: deps
 
 run: build
 	$(TRAINER) run $(RECIPE)
+
+# The shipped chain: pretraining stages 1-3, SFT, DPO (each starts from the previous checkpoint).
+CHAIN = stage1 stage2 stage3 sft dpo
+chain: build
+	@start=$$(date +%s); for r in $(CHAIN); do $(TRAINER) run Recipes/$$r.yaml || exit 1; done; \
+	echo "chain finished in $$(( $$(date +%s) - start )) s"
+
+# The chain, then `trainer eval` after every phase; rewrites the README's results table.
+results: chain
+	TRAINER=$(TRAINER) scripts/results.sh
 
 bench: build
 	$(TRAINER) bench --matmul --threads $(THREADS)

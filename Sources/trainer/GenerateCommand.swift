@@ -66,6 +66,8 @@ struct Eval: ParsableCommand {
     var json = false
     @Flag(help: "Print every generated answer.")
     var verbose = false
+    @Option(help: "Print one Markdown table row for this name (for the README's results table).")
+    var markdown: String?
 
     func run() throws {
         do {
@@ -73,7 +75,11 @@ struct Eval: ParsableCommand {
             o.prompt = prompt; o.limit = limit; o.maxTokens = maxTokens; o.metadata = metadata
             if verbose { o.log = { print($0) } }
             let r = try Evaluation.run(checkpoint: checkpoint, data: data, options: o)
-            if json {
+            if let name = markdown {
+                func f(_ v: Double?, _ fmt: String = "%.3f") -> String { v.map { String(format: fmt, $0) } ?? "–" }
+                print("| \(name) | \(f(r.heldOutLoss)) | \(f(r.bleu4)) | \(f(r.ciderD)) | \(f(r.attributeAccuracy)) "
+                      + "| \(f(r.hallucinationRate)) | \(f(r.responsesWithHallucination)) |")
+            } else if json {
                 let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
                 print(String(decoding: try enc.encode(r), as: UTF8.self))
             } else {
