@@ -1,0 +1,92 @@
+import Foundation
+import Autograd
+import NN
+
+/// A set of weights that does not fit a model, listing every offending name.
+public struct WeightLoadError: Error, CustomStringConvertible {
+    /// Where the weights came from (file or directory), for the message.
+    public let source: String
+    /// Model parameters with no tensor.
+    public let missing: [String]
+    /// Tensors with no model parameter.
+    public let unexpected: [String]
+    /// Names whose shapes differ: (name, model shape, file shape).
+    public let mismatched: [(name: String, expected: [Int], found: [Int])]
+
+    public var description: String {
+        var lines = ["cannot load weights from \(source): \(missing.count) missing, "
+                     + "\(unexpected.count) unexpected, \(mismatched.count) with the wrong shape"]
+        func list(_ title: String, _ names: [String]) {
+            guard !names.isEmpty else { return }
+            lines.append("  \(title):")
+            for n in names.prefix(50) { lines.append("    \(n)") }
+            if names.count > 50 { lines.append("    … and \(names.count - 50) more") }
+        }
+        list("missing (in the model, not in the weights)", missing)
+        list("unexpected (in the weights, not in the model)", unexpected)
+        list("shape mismatch (model vs weights)", mismatched.map { "\($0.name): \($0.expected) vs \($0.found)" })
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Copies weights between a module's parameters and named arrays, strictly:
+/// a load either sets every parameter or changes nothing and throws.
+public enum ModelWeights {
+    /// Sets the parameters of `module` from `tensors` (names = dotted paths).
+    ///
+    /// - allowMissing: path prefixes whose parameters may be absent and keep
+    ///   their current values (e.g. `["resampler"]` when a SigLIP + LLM pair
+    ///   initialises a MiniCPM-V model).
+    /// - Throws: `WeightLoadError` listing missing, unexpected and
+    ///   shape-mismatched names; nothing is written then.
+    public static func load(_ tensors: [String: NamedArray], into module: Module,
+                            allowMissing: [String] = [], source: String = "weights") throws {
+        let params = module.namedParameters()
+        var missing: [String] = [], mismatched: [(name: String, expected: [Int], found: [Int])] = []
+        let known = Set(params.map(\.path))
+        for (path, p) in params {
+            guard let t = tensors[path] else {
+                if !allowMissing.contains(where: { Module.path(path, isUnder: $0) }) { missing.append(path) }
+                continue
+            }
+            if t.shape != p.shape || t.values.count != p.value.count {
+                mismatched.append((path, p.shape, t.shape))
+            }
+        }
+        let unexpected = tensors.keys.filter { !known.contains($0) }.sorted()
+        guard missing.isEmpty, unexpected.isEmpty, mismatched.isEmpty else {
+            throw WeightLoadError(source: source, missing: missing, unexpected: unexpected, mismatched: mismatched)
+        }
+        for (path, p) in params {
+            guard let t = tensors[path] else { continue }
+            t.values.withUnsafeBufferPointer { p.assign($0) }
+        }
+    }
+
+    /// Every parameter of `module` as a named array (a copy of the values).
+    public static func export(_ module: Module) -> [String: NamedArray] {
+        var out: [String: NamedArray] = [:]
+        for (path, p) in module.namedParameters() {
+            out[path] = NamedArray(shape: p.shape, values: p.value.scalars)
+        }
+        return out
+    }
+
+    /// Reads the safetensors weights of each directory (or file) and maps them to
+    /// MiniCPM-V names (`WeightNames.miniCPMV`); later sources may not repeat a name.
+    /// Returns the tensors and the names that were deliberately left out.
+    public static func readMiniCPMV(from sources: [String]) throws -> (tensors: [String: NamedArray], ignored: [String]) {
+        var all: [String: NamedArray] = [:], ignored: [String] = []
+        for source in sources {
+            let mapped = try WeightNames.miniCPMV(Safetensors.read(source), source: source)
+            ignored += mapped.ignored
+            for (name, t) in mapped.tensors {
+                if all[name] != nil {
+                    throw WeightNameError(source: source, message: "tensor '\(name)' is also given by an earlier source")
+                }
+                all[name] = t
+            }
+        }
+        return (all, ignored)
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+
+/// Mapping of Hugging Face checkpoint names onto MiniCPM-V parameter paths.
+///
+/// A MiniCPM-V checkpoint (`vpm.*`, `resampler.*`, `llm.*`) is used as is. A
+/// separate vision checkpoint (SigLIP / Idefics2 names, possibly under a
+/// `vision_model.` or `model.vision_model.` prefix) goes to `vpm.*`; the text
+/// tower and pooling head of a full SigLIP model are left out (MiniCPM-V has
+/// neither). A separate LLM checkpoint (`model.*`, `lm_head.weight`) goes to `llm.*`.
+public enum WeightNames {
+    /// The parameter that marks a vision tower checkpoint.
+    static let visionMarker = "embeddings.patch_embedding.weight"
+
+    public static func miniCPMV(_ tensors: [String: NamedArray], source: String)
+        throws -> (tensors: [String: NamedArray], ignored: [String]) {
+        let names = Array(tensors.keys)
+        if names.contains(where: { $0.hasPrefix("vpm.") || $0.hasPrefix("resampler.") || $0.hasPrefix("llm.") }) {
+            return (tensors, [])
+        }
+        if let prefix = visionPrefix(names) {
+            var out: [String: NamedArray] = [:], ignored: [String] = []
+            for (name, t) in tensors {
+                let rest = name.hasPrefix(prefix) ? String(name.dropFirst(prefix.count)) : nil
+                if let rest, !rest.hasPrefix("head.") {
+                    out["vpm." + rest] = t
+                } else {
+                    ignored.append(name)
+                }
+            }
+            return (out, ignored.sorted())
+        }
+        if names.contains(where: { $0.hasPrefix("model.") || $0 == "lm_head.weight" }) {
+            var out: [String: NamedArray] = [:]
+            for (name, t) in tensors { out["llm." + name] = t }
+            return (out, [])
+        }
+        throw WeightNameError(source: source, message: "neither a MiniCPM-V, a vision tower nor an LLM checkpoint "
+                              + "(no vpm./resampler./llm., no *\(visionMarker), no model.*)")
+    }
+
+    /// The prefix before `embeddings.patch_embedding.weight`, e.g. "" or "vision_model.".
+    static func visionPrefix(_ names: [String]) -> String? {
+        let hits = names.filter { $0.hasSuffix(visionMarker) }
+            .map { String($0.dropLast(visionMarker.count)) }
+            .filter { $0.isEmpty || $0.hasSuffix(".") }
+        return hits.min(by: { $0.count < $1.count })
+    }
+}
+
+/// A weights source whose names cannot be mapped.
+public struct WeightNameError: Error, CustomStringConvertible {
+    public let source: String
+    public let message: String
+    public var description: String { "cannot map the weights of \(source): \(message)" }
+}

@@ -1,0 +1,91 @@
+import Autograd
+
+/// How a parameter is filled when a model is initialised from a seed.
+public enum Initializer: Equatable {
+    case zeros
+    case ones
+    case constant(Float)
+    /// N(mean, std²).
+    case normal(mean: Float = 0, std: Float)
+    /// N(0, std²) truncated to [a, b] (absolute bounds, as PyTorch's `trunc_normal_`).
+    case truncatedNormal(std: Float, a: Float = -2, b: Float = 2)
+    /// U(−bound, bound) with bound = gain·sqrt(6 / (fan_in + fan_out)) over the first two axes.
+    case xavierUniform(gain: Float = 1)
+
+    /// Writes fresh values into `t` (every element), drawing from `rng`.
+    public func fill(_ t: Tensor, rng: inout RNG) {
+        let p = t.pointer, n = t.count
+        switch self {
+        case .zeros: p.update(repeating: 0, count: n)
+        case .ones: p.update(repeating: 1, count: n)
+        case .constant(let c): p.update(repeating: c, count: n)
+        case .normal(let mean, let std):
+            for i in 0..<n { p[i] = mean + std * rng.normal() }
+        case .truncatedNormal(let std, let a, let b):
+            for i in 0..<n { p[i] = rng.truncatedNormal(std: std, a: a, b: b) }
+        case .xavierUniform(let gain):
+            let fanOut = t.rank > 0 ? t.shape[0] : 1
+            let fanIn = t.rank > 1 ? t.count / fanOut : 1
+            let bound = gain * (6 / Float(fanIn + fanOut)).squareRoot()
+            for i in 0..<n { p[i] = (2 * rng.uniform() - 1) * bound }
+        }
+    }
+}
+
+/// A trainable (or frozen) tensor owned by a module.
+///
+/// While trainable, `value` is a leaf on the tape: every forward pass reads the
+/// same leaf, so gradients of all passes accumulate in it until `zeroGrad()`.
+/// A frozen parameter's value carries no node, so nothing that only depends on
+/// frozen parameters is recorded. Optimizers update `value.pointer` in place.
+public final class Parameter {
+    public var value: Tensor {
+        didSet {
+            // Keep the invariant: a leaf exactly when trainable, never an op's output.
+            if value.requiresGrad != isTrainable || value.node.map({ !$0.isLeaf }) == true {
+                value = value.requiringGrad(isTrainable)
+            }
+        }
+    }
+
+    public var isTrainable: Bool {
+        didSet { if isTrainable != oldValue { value = value.requiringGrad(isTrainable) } }
+    }
+
+    /// How `Module.initializeParameters` fills this parameter.
+    public var initializer: Initializer
+
+    /// Dotted path from the root module on which `namedParameters()` was last
+    /// called (the Hugging Face / official checkpoint name).
+    public internal(set) var path: String = ""
+
+    public init(_ value: Tensor, initializer: Initializer = .zeros, trainable: Bool = true) {
+        self.value = value.requiringGrad(trainable)
+        self.isTrainable = trainable
+        self.initializer = initializer
+    }
+
+    /// A zero-filled parameter of `shape`, to be filled by `initializer` later.
+    public convenience init(shape: [Int], initializer: Initializer) {
+        self.init(Tensor.zeros(shape), initializer: initializer)
+    }
+
+    public var shape: [Int] { value.shape }
+
+    /// The gradient accumulated since the last `zeroGrad()`, nil when none (or frozen).
+    public var grad: Tensor? { value.grad }
+
+    public func zeroGrad() { value.node?.zeroGrad() }
+
+    /// Copies `values` into the existing storage (the shape must match), so
+    /// pointers held by an optimizer stay valid.
+    public func assign(_ values: UnsafeBufferPointer<Float>) {
+        precondition(values.count == value.count, "assigning \(values.count) values to a parameter of \(value.shape)")
+        if let base = values.baseAddress { value.pointer.update(from: base, count: values.count) }
+    }
+
+    public func assign(_ values: Tensor) {
+        precondition(values.shape == value.shape, "assigning \(values.shape) to a parameter of \(value.shape)")
+        value.pointer.update(from: values.pointer, count: values.count)
+    }
+}
