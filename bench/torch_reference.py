@@ -336,10 +336,11 @@ def main():
         step()
     times = []
     for i in range(args.steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         loss = step()
         times.append(time.perf_counter() - t0)
-        print(f"step {i + 1}/{args.steps}: {times[-1] * 1e3:.1f} ms, loss {loss:.4f}", file=sys.stderr)
+        print(f"step {i + 1}/{args.steps}: {times[-1] * 1e3:.1f} ms (cpu {(time.process_time() - c0) * 1e3:.1f} ms), "
+              f"loss {loss:.4f}", file=sys.stderr)
 
     if args.profile:
         from torch.profiler import profile, ProfilerActivity
