@@ -1,15 +1,17 @@
 import ArgumentParser
 import Foundation
 import Autograd
+import Training
 
 /// `trainer bench`: engine speed on this machine.
 ///
 ///   trainer bench --matmul [--threads N]    engine matmul vs raw cblas_sgemm
 ///   trainer bench --kernels [--threads N]   elementwise, norm, softmax, loss and attention kernels
+///   trainer bench --preset tiny|small [--threads N] [--steps N]   a full training step; last line JSON
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure the engine: matmul against raw sgemm, and the engine's own kernels.")
+        abstract: "Measure speed: a full training step at a preset, matmul against raw sgemm, the engine's kernels.")
 
     @Flag(name: .long, help: "Engine matmul GFLOP/s next to raw cblas_sgemm at the same shapes.")
     var matmul = false
@@ -26,11 +28,17 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "Seconds spent on each shape or kernel.")
     var seconds: Double = 1
 
-    // A full training step at a model preset (`--preset NAME`) belongs here: add
-    // the option above and its run below, next to the micro-benchmarks.
+    @Option(name: .long, help: "A full training step (vision, resampler and LLM trainable, AdamW) at this preset: tiny or small.")
+    var preset: String?
+
+    @Option(name: .long, help: "Timed training steps (with --preset), after 2 warm-up steps.")
+    var steps: Int = 5
 
     func validate() throws {
-        if !matmul && !kernels { throw ValidationError("choose what to measure: --matmul and/or --kernels") }
+        if !matmul && !kernels && preset == nil {
+            throw ValidationError("choose what to measure: --preset tiny|small, --matmul and/or --kernels")
+        }
+        if steps < 1 { throw ValidationError("--steps must be at least 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if seconds <= 0 { throw ValidationError("--seconds must be positive") }
     }
@@ -41,6 +49,15 @@ struct Bench: ParsableCommand {
         print(benchHeader())
         if matmul { printMatmulTable(MatmulBenchmark.run(secondsPerShape: seconds)) }
         if kernels { printKernelTable(KernelBenchmark.run(filter: only, secondsPerCase: seconds / 2)) }
+        if let preset {
+            do {
+                let r = try TrainingBenchmark.run(preset: preset, threads: Threads.count, steps: steps) { print($0) }
+                print(r.jsonLine)
+            } catch {
+                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
     }
 }
 
