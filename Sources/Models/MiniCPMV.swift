@@ -52,14 +52,36 @@ public final class MiniCPMV: Module {
         return (logits, loss, count)
     }
 
+    /// The summed cross-entropy of the labelled tokens and their count, for
+    /// training: the LM head runs only on positions that carry a label (image
+    /// tokens, prompts and padding have none), which saves most of its cost on
+    /// instruction data. Same value and gradients as `forward`.
+    public func loss(_ input: MiniCPMVInput) throws -> (lossSum: Tensor, tokens: Int) {
+        let (logits, rows) = try labelledLogits(input)
+        let (loss, count) = crossEntropy(logits, targets: rows.map { input.labels[Int($0)] })
+        return (loss, count)
+    }
+
+    /// Logits [n, V] of the n labelled positions, and those positions (into B·T).
+    func labelledLogits(_ input: MiniCPMVInput) throws -> (logits: Tensor, rows: [Int32]) {
+        try input.validate(for: config)
+        let d = config.llm.hiddenSize
+        let hidden = llm.hiddenStates(embeddings: inputEmbeddings(input), positions: input.positionIds,
+                                      segmentIds: input.segmentIds)
+            .reshaped([input.batch * input.seqLen, d])                                  // [B·T, D]
+        let rows = input.labels.indices.filter { input.labels[$0] != ignoreIndex }.map { Int32($0) }
+        return (llm.logits(hidden: hidden.indexSelect(rows)), rows)                     // [n, V]
+    }
+
     /// Summed log-probabilities of the labelled tokens of each sequence (a packed
     /// sample, or a row without segment ids), for preference losses.
     public func sequenceLogProbs(_ input: MiniCPMVInput) throws -> SequenceLogProbs {
-        try input.validate(for: config)
-        let logits = llm(embeddings: inputEmbeddings(input), positions: input.positionIds,
-                         segmentIds: input.segmentIds)
-            .reshaped([input.batch * input.seqLen, config.llm.vocabSize])
-        let perToken = selectedLogProbs(logits, targets: input.labels)               // [B·T], 0 where unlabelled
+        let n = input.batch * input.seqLen
+        let (logits, rows) = try labelledLogits(input)
+        let selected = selectedLogProbs(logits, targets: rows.map { input.labels[Int($0)] })    // [n]
+        let perToken = Tensor.zeros([n, 1])
+            .scatteringRows(at: rows.map { Int($0) }, from: selected.reshaped([rows.count, 1]))
+            .reshaped([n])                                                              // [B·T], 0 where unlabelled
         return SequenceLogProbs.summing(perToken, labels: input.labels, batch: input.batch,
                                         seqLen: input.seqLen, segmentIds: input.segmentIds)
     }

@@ -144,7 +144,7 @@ public enum Evaluation {
         try noGrad {
             for _ in 0..<loader.epochPlan().batches {
                 let b = try loader.next()
-                let (_, loss, n) = try generator.model.forward(modelInput(b))
+                let (loss, n) = try generator.model.loss(modelInput(b))
                 total += Double(loss.item); tokens += n
             }
         }

@@ -44,7 +44,7 @@ enum PhaseObjective {
     func evaluate(model: MiniCPMV, batch: PackedBatch, data: PhaseData) throws -> (Double, Double) {
         switch self {
         case .languageModel:
-            let (_, loss, n) = try model.forward(modelInput(batch))
+            let (loss, n) = try model.loss(modelInput(batch))
             return (n > 0 ? Double(loss.item) / Double(n) : 0, Double(n))
         case .dpo(let config):
             let out = try dpoBatch(model: model, batch: batch, config: config, reference: data.referenceEval ?? [])

@@ -62,7 +62,7 @@ func languageModelStep(model: MiniCPMV, batches: [PackedBatch]) throws -> (loss:
     guard total > 0 else { return (0, 0) }
     var lossSum = 0.0
     for b in batches {
-        let (_, loss, _) = try model.forward(modelInput(b))
+        let (loss, _) = try model.loss(modelInput(b))
         lossSum += Double(loss.item)
         (loss * (1 / Float(total))).backward()
     }
