@@ -16,15 +16,15 @@ out=Checkpoints/results.md
   echo "hallucination rate (wrong claims / checked claims) and answers with a hallucination: answers to"
   echo "\"$DETAIL\" checked against the ground truth."
   echo
-  echo "| after | held-out loss | BLEU-4 | CIDEr-D | attribute accuracy | hallucination rate | answers with a hallucination |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "| after | held-out loss | BLEU-4 | CIDEr-D | attribute accuracy | hallucination rate | answers with a hallucination | claims per answer |"
+  echo "|---|---|---|---|---|---|---|---|"
   for phase in stage1 stage2 stage3 sft dpo; do
     ckpt=Checkpoints/$phase/latest.h5
     [ -e "$ckpt" ] || continue
     caption=$($TRAINER eval --checkpoint "$ckpt" --data $HELDOUT --limit 64 --markdown "$phase")
     detail=$($TRAINER eval --checkpoint "$ckpt" --data $HELDOUT --limit 64 --prompt "$DETAIL" --markdown "$phase")
     # Loss, BLEU and CIDEr from the caption prompt; the ground-truth checks from the detailed one.
-    paste -d'|' <(echo "$caption" | cut -d'|' -f1-5) <(echo "$detail" | cut -d'|' -f6-9)
+    paste -d'|' <(echo "$caption" | cut -d'|' -f1-5) <(echo "$detail" | cut -d'|' -f6-10)
   done
   echo "<!-- results:end -->"
 } | tee "$out"

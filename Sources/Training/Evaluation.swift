@@ -21,6 +21,8 @@ public struct EvaluationReport: Codable {
     public var hallucinationRate: Double?
     /// Synthetic world: share of answers with at least one wrong claim.
     public var responsesWithHallucination: Double?
+    /// Synthetic world: checked claims per answer (an answer that says nothing has no hallucination either).
+    public var claimsPerAnswer: Double?
     public var examples: [Example] = []
 
     public struct Example: Codable {
@@ -38,6 +40,7 @@ public struct EvaluationReport: Codable {
         if let a = attributeAccuracy { parts.append(String(format: "attribute accuracy %.3f", a)) }
         if let h = hallucinationRate { parts.append(String(format: "hallucination rate %.3f", h)) }
         if let r = responsesWithHallucination { parts.append(String(format: "answers with a hallucination %.3f", r)) }
+        if let c = claimsPerAnswer { parts.append(String(format: "%.2f checked claims per answer", c)) }
         return parts.joined(separator: ", ") + " (\(generated) answers generated)"
     }
 }
@@ -119,8 +122,9 @@ public enum Evaluation {
             report.ciderD = scores.ciderD
         }
         if scored > 0 {
-            report.hallucinationRate = claims > 0 ? Double(wrong) / Double(claims) : 0
+            report.hallucinationRate = claims > 0 ? Double(wrong) / Double(claims) : nil
             report.responsesWithHallucination = Double(hallucinating) / Double(scored)
+            report.claimsPerAnswer = Double(claims) / Double(scored)
             report.attributeAccuracy = attrChecked > 0 ? Double(attrCorrect) / Double(attrChecked) : nil
         }
         return report

@@ -78,7 +78,7 @@ struct Eval: ParsableCommand {
             if let name = markdown {
                 func f(_ v: Double?, _ fmt: String = "%.3f") -> String { v.map { String(format: fmt, $0) } ?? "–" }
                 print("| \(name) | \(f(r.heldOutLoss)) | \(f(r.bleu4)) | \(f(r.ciderD)) | \(f(r.attributeAccuracy)) "
-                      + "| \(f(r.hallucinationRate)) | \(f(r.responsesWithHallucination)) |")
+                      + "| \(f(r.hallucinationRate)) | \(f(r.responsesWithHallucination)) | \(f(r.claimsPerAnswer, "%.2f")) |")
             } else if json {
                 let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
                 print(String(decoding: try enc.encode(r), as: UTF8.self))
