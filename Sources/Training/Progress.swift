@@ -62,7 +62,7 @@ public final class MetricsLog {
     }
 
     public func append(_ record: [String: Any]) {
-        guard let data = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]) else { return }
+        guard let data = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
         handle?.write(data)
         handle?.write("\n".data(using: .utf8)!)
     }
