@@ -55,9 +55,17 @@ chain: build
 results: chain
 	TRAINER=$(TRAINER) scripts/results.sh
 
+# The engine's matmul against raw sgemm, then a full training step at PRESET;
+# with PyTorch and transformers installed, the same step in PyTorch and the ratio.
 bench: build
 	$(TRAINER) bench --matmul --threads $(THREADS)
-	$(TRAINER) bench --preset $(PRESET) --threads $(THREADS)
+	$(TRAINER) bench --preset $(PRESET) --threads $(THREADS) | tee /tmp/trainer-bench.txt
+	@if python3 -c "import torch, transformers" 2>/dev/null; then \
+	  python3 bench/torch_reference.py --preset $(PRESET) --threads $(THREADS) | tee /tmp/torch-bench.txt; \
+	  python3 -c "import json; a=json.loads(open('/tmp/trainer-bench.txt').read().strip().splitlines()[-1]); \
+	b=json.loads(open('/tmp/torch-bench.txt').read().strip().splitlines()[-1]); \
+	print('tokens/s: trainer %.0f, PyTorch %.0f, ratio %.2fx; peak RSS %.0f vs %.0f MB' % (a['tokens_per_s'], b['tokens_per_s'], a['tokens_per_s']/b['tokens_per_s'], a['peak_rss_mb'], b['peak_rss_mb']))"; \
+	else echo "(PyTorch not installed: skipping bench/torch_reference.py)"; fi
 
 clean:
 	rm -rf .build
