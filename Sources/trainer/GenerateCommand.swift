@@ -28,7 +28,7 @@ struct Generate: ParsableCommand {
     var tokenizer: String?
 
     func run() throws {
-        do {
+        try reportingErrors {
             let g = try Generator(checkpoint: checkpoint, tokenizer: tokenizer)
             var rng = RNG(seed: seed)
             _ = try g.generate(question: prompt, images: image.map { [$0] } ?? [],
@@ -37,9 +37,6 @@ struct Generate: ParsableCommand {
                 print(piece, terminator: ""); fflush(stdout)
             }
             print("")
-        } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode(1)
         }
     }
 }
@@ -70,7 +67,7 @@ struct Eval: ParsableCommand {
     var markdown: String?
 
     func run() throws {
-        do {
+        try reportingErrors {
             var o = EvaluationOptions()
             o.prompt = prompt; o.limit = limit; o.maxTokens = maxTokens; o.metadata = metadata
             if verbose { o.log = { print($0) } }
@@ -85,9 +82,6 @@ struct Eval: ParsableCommand {
             } else {
                 print("\(checkpoint) on \(data): \(r.summary)")
             }
-        } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode(1)
         }
     }
 }
