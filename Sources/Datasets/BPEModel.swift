@@ -146,7 +146,7 @@ final class BPEModel {
         var next = [Int](1...n)          // next[i] == n: no right neighbour
         var prev = [Int](-1..<(n - 1))   // prev[i] == -1: no left neighbour
         var alive = [Bool](repeating: true, count: n)
-        var heap = BPEMergeHeap()
+        var heap = MinHeap<UInt64>()   // (rank << 32) | position
         for i in 0..<(n - 1) { push(&heap, ids, i, i + 1) }
         while let entry = heap.pop() {
             let rank = Int32(truncatingIfNeeded: entry >> 32)
@@ -169,46 +169,9 @@ final class BPEModel {
     }
 
     @inline(__always)
-    private func push(_ heap: inout BPEMergeHeap, _ ids: [Int32], _ i: Int, _ j: Int) {
+    private func push(_ heap: inout MinHeap<UInt64>, _ ids: [Int32], _ i: Int, _ j: Int) {
         if let merge = merges[Self.pairKey(ids[i], ids[j])] {
             heap.push((UInt64(UInt32(merge.rank)) << 32) | UInt64(UInt32(i)))
         }
-    }
-}
-
-/// A binary min-heap of packed UInt64 keys.
-struct BPEMergeHeap {
-    private var items: [UInt64] = []
-
-    var isEmpty: Bool { items.isEmpty }
-
-    mutating func push(_ value: UInt64) {
-        items.append(value)
-        var child = items.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            if items[parent] <= items[child] { break }
-            items.swapAt(parent, child)
-            child = parent
-        }
-    }
-
-    mutating func pop() -> UInt64? {
-        guard let top = items.first else { return nil }
-        let last = items.removeLast()
-        if !items.isEmpty {
-            items[0] = last
-            var parent = 0
-            while true {
-                let left = 2 * parent + 1
-                guard left < items.count else { break }
-                let right = left + 1
-                let smallest = right < items.count && items[right] < items[left] ? right : left
-                if items[parent] <= items[smallest] { break }
-                items.swapAt(parent, smallest)
-                parent = smallest
-            }
-        }
-        return top
     }
 }

@@ -23,7 +23,7 @@ enum SyntheticJSON {
 
     private func write(into out: inout String) {
         switch self {
-        case .string(let s): SyntheticJSON.escape(s, into: &out)
+        case .string(let s): jsonStringLiteral(s, into: &out)
         case .int(let i): out += String(i)
         case .array(let items):
             out += "["
@@ -36,29 +36,12 @@ enum SyntheticJSON {
             out += "{"
             for (k, (key, value)) in pairs.enumerated() {
                 if k > 0 { out += ", " }
-                SyntheticJSON.escape(key, into: &out)
+                jsonStringLiteral(key, into: &out)
                 out += ": "
                 value.write(into: &out)
             }
             out += "}"
         }
-    }
-
-    /// RFC 8259 string escaping; non-ASCII is written as UTF-8.
-    static func escape(_ s: String, into out: inout String) {
-        out += "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        out += "\""
     }
 }
 

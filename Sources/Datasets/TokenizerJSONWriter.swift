@@ -21,21 +21,21 @@ public struct TrainedBPE {
         out += "  \"version\": \"1.0\",\n  \"truncation\": null,\n  \"padding\": null,\n"
         out += "  \"added_tokens\": [\n"
         out += specialTokens.enumerated().map { k, content in
-            "    {\"id\": \(tokens.count + k), \"content\": \(jsonString(content)), \"single_word\": false, "
+            "    {\"id\": \(tokens.count + k), \"content\": \(jsonStringLiteral(content)), \"single_word\": false, "
                 + "\"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true}"
         }.joined(separator: ",\n")
         out += "\n  ],\n"
         out += "  \"normalizer\": {\"type\": \"NFC\"},\n"
         out += "  \"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": "
-            + jsonString(SplitPattern.qwen2.regex) + "}, \"behavior\": \"Isolated\", \"invert\": false}, " + byteLevel + "]},\n"
+            + jsonStringLiteral(SplitPattern.qwen2.regex) + "}, \"behavior\": \"Isolated\", \"invert\": false}, " + byteLevel + "]},\n"
         out += "  \"post_processor\": \(byteLevel),\n"
         out += "  \"decoder\": \(byteLevel),\n"
         out += "  \"model\": {\n    \"type\": \"BPE\", \"dropout\": null, \"unk_token\": null, \"continuing_subword_prefix\": null, "
             + "\"end_of_word_suffix\": null, \"fuse_unk\": false, \"byte_fallback\": false, \"ignore_merges\": false,\n"
         out += "    \"vocab\": {\n"
-        out += tokens.enumerated().map { id, token in "      \(jsonString(token)): \(id)" }.joined(separator: ",\n")
+        out += tokens.enumerated().map { id, token in "      \(jsonStringLiteral(token)): \(id)" }.joined(separator: ",\n")
         out += "\n    },\n    \"merges\": [\n"
-        out += merges.map { "      " + jsonString($0.0 + " " + $0.1) }.joined(separator: ",\n")
+        out += merges.map { "      " + jsonStringLiteral($0.0 + " " + $0.1) }.joined(separator: ",\n")
         out += "\n    ]\n  }\n}\n"
         return out
     }
@@ -53,25 +53,5 @@ public struct TrainedBPE {
             try? FileManager.default.removeItem(at: temporary)
             throw TokenizerError(file: path, "cannot write the tokenizer (\(error.localizedDescription))")
         }
-    }
-}
-
-extension TrainedBPE {
-    /// A JSON string literal: quotes, backslashes and control characters escaped, the rest as UTF-8.
-    fileprivate func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
-                out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }

@@ -100,7 +100,7 @@ private struct BPEMergeState {
     private var pairCounts: [UInt64: Int] = [:]
     /// Words that contain (or once contained) each pair, in increasing order.
     private var pairWords: [UInt64: [Int32]] = [:]
-    private var heap = PairHeap()
+    private var heap = MinHeap<PairCandidate>()
 
     init(wordCounts: [BPETokenKey: Int]) {
         // Sorted by bytes so that word indices, and so every later step, are reproducible.
@@ -114,7 +114,7 @@ private struct BPEMergeState {
                 if pairWords[key]?.last != Int32(w) { pairWords[key, default: []].append(Int32(w)) }
             }
         }
-        for (key, count) in pairCounts { heap.push(count: count, key: key) }
+        for (key, count) in pairCounts { heap.push(PairCandidate(count: count, key: key)) }
     }
 
     private static func pairs(_ symbols: [Int32]) -> [UInt64] {
@@ -128,7 +128,7 @@ private struct BPEMergeState {
             let current = pairCounts[top.key] ?? 0
             if current != top.count {
                 // A stale entry: the count fell since it was pushed.
-                if current > 0 { heap.push(count: current, key: top.key) }
+                if current > 0 { heap.push(PairCandidate(count: current, key: top.key)) }
                 continue
             }
             guard current >= minFrequency else { return false }
@@ -166,7 +166,7 @@ private struct BPEMergeState {
         }
         pairWords[key] = nil
         // Only pairs with the new symbol can have grown; push them in a fixed order.
-        for p in grown.sorted() { heap.push(count: pairCounts[p] ?? 0, key: p) }
+        for p in grown.sorted() { heap.push(PairCandidate(count: pairCounts[p] ?? 0, key: p)) }
     }
 
     /// Replaces every (a, b), left to right without overlap, by `id`.
@@ -187,41 +187,12 @@ private struct BPEMergeState {
     }
 }
 
-/// A max-heap of (count, pair) ordered by count, then by the smaller pair key.
-private struct PairHeap {
-    private var items: [(count: Int, key: UInt64)] = []
 
-    private static func before(_ x: (count: Int, key: UInt64), _ y: (count: Int, key: UInt64)) -> Bool {
+/// A pair candidate: the most frequent pair first, ties by the smaller key.
+private struct PairCandidate: Comparable {
+    let count: Int
+    let key: UInt64
+    static func < (x: PairCandidate, y: PairCandidate) -> Bool {
         x.count != y.count ? x.count > y.count : x.key < y.key
-    }
-
-    mutating func push(count: Int, key: UInt64) {
-        items.append((count, key))
-        var child = items.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard Self.before(items[child], items[parent]) else { break }
-            items.swapAt(parent, child)
-            child = parent
-        }
-    }
-
-    mutating func pop() -> (count: Int, key: UInt64)? {
-        guard let top = items.first else { return nil }
-        let last = items.removeLast()
-        if !items.isEmpty {
-            items[0] = last
-            var parent = 0
-            while true {
-                let left = 2 * parent + 1
-                guard left < items.count else { break }
-                let right = left + 1
-                let best = right < items.count && Self.before(items[right], items[left]) ? right : left
-                guard Self.before(items[best], items[parent]) else { break }
-                items.swapAt(parent, best)
-                parent = best
-            }
-        }
-        return top
     }
 }

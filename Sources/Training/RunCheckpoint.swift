@@ -87,8 +87,10 @@ extension TrainingRun {
 
 /// The recipe settings that must match for a resume, as "key: old → new".
 func recipeDifferences(_ a: Recipe, _ b: Recipe, ignoring: Set<String>) -> [String] {
-    let fa = a.resumeFields.filter { k, _ in !ignoring.contains(where: { k == $0 || k.hasPrefix($0 + ".") || k.contains("." + $0) }) }
-    let fb = b.resumeFields.filter { k, _ in !ignoring.contains(where: { k == $0 || k.hasPrefix($0 + ".") || k.contains("." + $0) }) }
+    func kept(_ key: String) -> Bool {
+        !ignoring.contains { key == $0 || key.hasPrefix($0 + ".") || key.contains("." + $0) }
+    }
+    let fa = a.resumeFields.filter { kept($0.key) }, fb = b.resumeFields.filter { kept($0.key) }
     return Set(fa.keys).union(fb.keys).sorted().filter { fa[$0] != fb[$0] }
         .map { "\($0): \(fa[$0] ?? "–") → \(fb[$0] ?? "–")" }
 }
