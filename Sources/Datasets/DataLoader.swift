@@ -1,4 +1,5 @@
 import Foundation
+import Autograd
 
 /// How a batch is measured.
 public enum BatchShape: Codable, Equatable {
@@ -118,7 +119,7 @@ public final class DataLoader {
                     return PackPlan(maxLength: config.maxLength, rows: Array(state.pending.prefix(rows)))
                 }
                 if state.cursor.position < order.count {
-                    state.pending += planWindow(config.packWindow, perm).rows
+                    state.pending += shuffledRows(planWindow(config.packWindow, perm).rows)
                     continue
                 }
                 if !state.pending.isEmpty {               // the epoch's last, smaller batch
@@ -148,6 +149,17 @@ public final class DataLoader {
                                           maxLength: config.maxLength, policy: config.overlong, packing: config.packing)
         state.statistics.merge(stats)
         return plan
+    }
+
+    /// Best-fit decreasing fills a window's rows from its longest samples to its shortest; served
+    /// in that order, a run would see dozens of batches of long samples, then dozens of short ones
+    /// (text-only questions, one-object captions), and fit each stretch in turn instead of the data.
+    /// The rows of every window are therefore served in a shuffled order, drawn from the seed, the
+    /// epoch and the window's place in it (so a resumed run draws the same order).
+    private func shuffledRows(_ rows: [[PackItem]]) -> [[PackItem]] {
+        guard config.shuffle, rows.count > 1 else { return rows }
+        var rng = RNG(seed: config.seed).derived("rows").derived("epoch \(state.cursor.epoch) at \(state.cursor.position)")
+        return rng.permutation(rows.count).map { rows[$0] }
     }
 
     static func fingerprint(_ source: SampleSource) -> UInt64 {

@@ -69,6 +69,28 @@ final class DataOrderTests: XCTestCase {
         XCTAssertNotEqual(ids1, ids)
     }
 
+    /// Best-fit decreasing fills a window's rows longest first; served in that order, the
+    /// batches of a window would run from long samples to short ones.
+    func testRowsOfAWindowAreServedShuffled() throws {
+        let data = InMemorySamples((0..<60).map { i in
+            SampleFactory.sample("s\(i)", prefix: 1, question: 1, answer: 2 + (i * 7) % 30, seed: UInt64(i))
+        })
+        let cfg = DataLoaderConfig(maxLength: 40, batch: .rows(1), seed: 3, packWindow: 60, padId: 0)
+        let loader = try DataLoader(source: data, config: cfg)
+        let batches = loader.epochPlan().batches
+        // The longest sample of each row, in the order the rows are served.
+        let longest = try (0..<batches).map { _ in try loader.next().segments.map(\.length).max()! }
+        XCTAssertGreaterThan(batches, 10)
+        XCTAssertNotEqual(longest, longest.sorted(by: >), "rows come in shuffled order, not longest first")
+        let rising = zip(longest, longest.dropFirst()).filter { $0 < $1 }.count
+        XCTAssertGreaterThan(rising, batches / 4, "the order is mixed, not nearly sorted: \(longest)")
+
+        let unshuffled = DataLoaderConfig(maxLength: 40, batch: .rows(1), seed: 3, shuffle: false, packWindow: 60, padId: 0)
+        let plain = try DataLoader(source: data, config: unshuffled)
+        let plainLongest = try (0..<batches).map { _ in try plain.next().segments.map(\.length).max()! }
+        XCTAssertEqual(plainLongest, plainLongest.sorted(by: >), "without shuffling, rows keep the packing order")
+    }
+
     func testPreferencePairsStayInOneBatch() throws {
         let pairs = (0..<6).map { i in
             PreferenceSample(id: "p\(i)", chosen: SampleFactory.sample("p\(i)/chosen", answer: 2 + i, seed: UInt64(i)),
