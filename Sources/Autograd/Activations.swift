@@ -32,9 +32,8 @@ func activationForward(_ f: Activation, _ x: UnsafePointer<Float>, _ y: UnsafeMu
     case .exp: mapVec(x, y, n) { vexp($0) }
     case .tanh: mapVec(x, y, n) { vtanh($0) }
     case .sigmoid: mapVec(x, y, n) { vsigmoid($0) }
-    case .silu: mapVec(x, y, n) { $0 * vsigmoid($0) }
-    // ½x(1 + tanh u) = x·σ(2u): no cancellation in 1 + tanh u for negative x.
-    case .geluTanh: mapVec(x, y, n) { $0 * vsigmoid(2 * geluArgument($0)) }
+    case .silu: siluForward(x, y, n)
+    case .geluTanh: geluTanhForward(x, y, n)
     case .square: mapVec(x, y, n) { $0 * $0 }
     // SIMD8.squareRoot() compiles to eight scalar vsqrtss (correctly rounded,
     // not vectorised, as is a plain loop): fine for these cold ops.
@@ -52,17 +51,8 @@ func activationBackward(_ f: Activation, _ g: UnsafePointer<Float>, _ v: UnsafeP
     case .exp: mapVec2(g, v, dx, n) { g, y in g * y }
     case .tanh: mapVec2(g, v, dx, n) { g, y in g * (1 - y * y) }
     case .sigmoid: mapVec2(g, v, dx, n) { g, y in g * y * (1 - y) }
-    case .silu:                                   // d/dx x·σ(x) = σ·(1 + x(1 − σ))
-        mapVec2(g, v, dx, n) { g, x in
-            let s = vsigmoid(x)
-            return g * s * (1 + x * (1 - s))
-        }
-    case .geluTanh:                               // d/dx x·σ(2u) = σ + 2x·σ(1 − σ)·u′
-        mapVec2(g, v, dx, n) { g, x in
-            let s = vsigmoid(2 * geluArgument(x))
-            let du = Vec(repeating: geluK0) * (1 + Vec(repeating: 3 * geluK1) * x * x)
-            return g * (s + 2 * x * s * (1 - s) * du)
-        }
+    case .silu: siluBackward(g, v, dx, n)
+    case .geluTanh: geluTanhBackward(g, v, dx, n)
     case .square: mapVec2(g, v, dx, n) { g, x in 2 * g * x }
     case .sqrt: mapVec2(g, v, dx, n) { g, y in g * 0.5 / y }
     case .rsqrt: mapVec2(g, v, dx, n) { g, y in -0.5 * g * y * y * y }
@@ -74,6 +64,46 @@ func activationBackward(_ f: Activation, _ g: UnsafePointer<Float>, _ v: UnsafeP
         }
     case .relu: mapVec2(g, v, dx, n) { g, y in g.replacing(with: 0, where: y .<= 0) }
     }
+}
+
+// The hot activations get functions of their own, with always-inlined lane
+// functions: inside the big switches above (or as large closure literals) the
+// inliner leaves the lane code outlined, and an outlined lane takes its
+// vectors in halves and loses FMAs to scalar code.
+
+@inline(never)
+private func siluForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    mapVec(x, y, n) { $0 * vsigmoid($0) }
+}
+
+/// ½x(1 + tanh u) = x·σ(2u): no cancellation in 1 + tanh u for negative x.
+@inline(never)
+private func geluTanhForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    @inline(__always) func lane(_ x: Vec) -> Vec { x * vsigmoid(2 * geluArgument(x)) }
+    mapVec(x, y, n, lane)
+}
+
+/// d/dx x·σ(x) = σ·(1 + x(1 − σ))
+@inline(never)
+private func siluBackward(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                          _ n: Int) {
+    @inline(__always) func lane(_ g: Vec, _ x: Vec) -> Vec {
+        let s = vsigmoid(x)
+        return g * s * (1 + x * (1 - s))
+    }
+    mapVec2(g, x, dx, n, lane)
+}
+
+/// d/dx x·σ(2u) = σ + 2x·σ(1 − σ)·u′
+@inline(never)
+private func geluTanhBackward(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                              _ n: Int) {
+    @inline(__always) func lane(_ g: Vec, _ x: Vec) -> Vec {
+        let s = vsigmoid(2 * geluArgument(x))
+        let du = Vec(repeating: geluK0) * (1 + Vec(repeating: 3 * geluK1) * x * x)
+        return g * (s + 2 * x * s * (1 - s) * du)
+    }
+    mapVec2(g, x, dx, n, lane)
 }
 
 extension Tensor {

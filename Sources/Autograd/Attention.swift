@@ -106,7 +106,8 @@ func attentionBackward(_ geo: AttentionGeometry, _ tiles: [AttentionTile],
                     for r in 0..<n {
                         let pr = p + r * c, dr = d + r * c
                         let dot = Vec(repeating: dotVec(pr, dr, c))
-                        mapVec2(pr, dr, dr, c) { p, dp in p * (dp - dot) * scale }
+                        @inline(__always) func ds(_ p: Vec, _ dp: Vec) -> Vec { p * (dp - dot) * scale }
+                        mapVec2(pr, dr, dr, c, ds)
                     }
                     BLAS.sgemm(false, false, n, geo.dh, c, 1, d, c, kp + ko, geo.ldk, 0, dqp + qo, geo.ldq)
                     BLAS.sgemm(true, false, c, geo.dh, n, 1, d, c, qp + qo, geo.ldq, 1, dkp + ko, geo.ldk)

@@ -45,6 +45,11 @@ public enum BLAS {
     }
 
     /// C = alpha * op(A) * op(B) + beta * C, all row-major.
+    ///
+    /// A product large enough to pay for a thread hand-off is cut into panels
+    /// of C's rows (or, when C is short and wide, of its columns) that run on
+    /// the engine's workers, each a single-threaded OpenBLAS call. Inside a
+    /// parallel region it stays on the calling thread.
     @inline(__always)
     static func sgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
                       _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int,
@@ -57,9 +62,60 @@ public enum BLAS {
             else if beta != 1 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } } }
             return
         }
+        let panels = gemmPanels(m, n, k)
+        if panels.count <= 1 {
+            sgemmCall(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        } else if panels.rows {
+            // Rows [r0, r1) of C need rows r0..<r1 of op(A): row offsets of A, or
+            // column offsets when A is stored transposed.
+            parallelFor(panels.count) { range in
+                for p in range {
+                    let r0 = panelStart(p, panels.count, m), r1 = panelStart(p + 1, panels.count, m)
+                    sgemmCall(transA, transB, r1 - r0, n, k, alpha, a + (transA ? r0 : r0 * lda), lda,
+                              b, ldb, beta, c + r0 * ldc, ldc)
+                }
+            }
+        } else {
+            parallelFor(panels.count) { range in
+                for p in range {
+                    let c0 = panelStart(p, panels.count, n), c1 = panelStart(p + 1, panels.count, n)
+                    sgemmCall(transA, transB, m, c1 - c0, k, alpha, a, lda,
+                              b + (transB ? c0 * ldb : c0), ldb, beta, c + c0, ldc)
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func sgemmCall(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+                                  _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int,
+                                  _ b: UnsafePointer<Float>, _ ldb: Int,
+                                  _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
+
+    /// How to cut an m × n × k product: one panel per thread when it is worth a
+    /// hand-off, along rows when there are enough of them, else along columns.
+    private static func gemmPanels(_ m: Int, _ n: Int, _ k: Int) -> (count: Int, rows: Bool) {
+        let threads = Threads.count
+        guard threads > 1, !Threads.insideParallelRegion, m * n * k >= parallelGEMMVolume else { return (1, true) }
+        if m >= threads * panelAlignment * 2 { return (threads, true) }
+        if n >= threads * panelAlignment * 2 { return (threads, false) }
+        return (1, true)
+    }
+
+    /// Start of panel `p` of `parts` over `0..<size`, on multiples of
+    /// `panelAlignment` (whole register blocks of the kernel) except at the end.
+    @inline(__always)
+    private static func panelStart(_ p: Int, _ parts: Int, _ size: Int) -> Int {
+        p >= parts ? size : Swift.min(size, (size * p / parts + panelAlignment / 2) / panelAlignment * panelAlignment)
+    }
+
+    /// Rows or columns per register block of OpenBLAS's sgemm kernels (16 on SkylakeX).
+    private static let panelAlignment = 16
+    /// m·n·k from which a product is split across threads (about 0.1 ms on one thread).
+    private static let parallelGEMMVolume = 1 << 23
 
     /// Raw sgemm on plain buffers, for the benchmark's baseline.
     public static func rawSgemm(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,

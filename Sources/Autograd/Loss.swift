@@ -36,7 +36,8 @@ public func selectedLogProbs(_ logits: Tensor, targets: [Int32]) -> Tensor {
                 guard t != ignoreIndex else { (d + i * v).update(repeating: 0, count: v); continue }
                 let gi = gp[i], row = x + i * v, dr = d + i * v
                 let l = Vec(repeating: lse[i]), scale = Vec(repeating: -gi)
-                mapVec(row, dr, v) { scale * vexp($0 - l) }     // −g · softmax
+                @inline(__always) func lane(_ x: Vec) -> Vec { scale * vexp(x - l) }   // −g · softmax
+                mapVec(row, dr, v, lane)
                 dr[Int(t)] += gi
             }
         }

@@ -87,10 +87,3 @@ func gemmBatched(_ x: UnsafePointer<Float>, _ tx: Bool, _ xBatched: Bool,
 
 /// m·n·k up to which one GEMM runs on a single thread when there are several.
 let smallGEMMVolume = 256 * 256 * 256
-
-/// y = x · Wᵀ + b over the last axis: x [..., in], weight [out, in], bias [out].
-public func linear(_ x: Tensor, _ weight: Tensor, _ bias: Tensor? = nil) -> Tensor {
-    let y = matmul(x, weight, transposeB: true)
-    guard let bias else { return y }
-    return y + bias
-}

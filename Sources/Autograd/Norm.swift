@@ -22,7 +22,8 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float) -
             let rs = 1 / (variance + eps).squareRoot()
             mp[row] = mu; rp[row] = rs
             let s = Vec(repeating: rs)
-            mapVec3(xr, wp, bp, yp + row * d, d) { x, w, b in b.addingProduct((x - m) * s, w) }   // x̂·w + b
+            @inline(__always) func lane(_ x: Vec, _ w: Vec, _ b: Vec) -> Vec { b + (x - m) * s * w }   // x̂·w + b
+            mapVec3(xr, wp, bp, yp + row * d, d, lane)
         }
     }
     var inputs = [x]
@@ -42,9 +43,13 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float) -
                 for row in r {
                     let xr = xp + row * d, gr = gp + row * d
                     let m = Vec(repeating: mp[row]), s = Vec(repeating: rp[row])
-                    let s1 = Vec(repeating: sumMapVec3(gr, wp, xr, d) { g, w, _ in g * w } / Float(d))
-                    let s2 = Vec(repeating: sumMapVec3(gr, wp, xr, d) { g, w, x in g * w * ((x - m) * s) } / Float(d))
-                    mapVec3(gr, wp, xr, dp + row * d, d) { g, w, x in s * (g * w - s1 - (x - m) * s * s2) }
+                    // Lane functions, not closure literals: those stay outlined here (see Activations.swift).
+                    @inline(__always) func gw(_ g: Vec, _ w: Vec, _ x: Vec) -> Vec { g * w }
+                    @inline(__always) func gwx(_ g: Vec, _ w: Vec, _ x: Vec) -> Vec { g * w * ((x - m) * s) }
+                    let s1 = Vec(repeating: sumMapVec3(gr, wp, xr, d, gw) / Float(d))
+                    let s2 = Vec(repeating: sumMapVec3(gr, wp, xr, d, gwx) / Float(d))
+                    @inline(__always) func dx(_ g: Vec, _ w: Vec, _ x: Vec) -> Vec { s * (g * w - s1 - (x - m) * s * s2) }
+                    mapVec3(gr, wp, xr, dp + row * d, d, dx)
                 }
             }
             grads[0] = gx
@@ -58,8 +63,10 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float) -
                 for row in 0..<rows {
                     let xr = xp + row * d + lo, gr = gp + row * d + lo
                     let m = Vec(repeating: mp[row]), s = Vec(repeating: rp[row])
-                    mapVec3(gwp + lo, gr, xr, gwp + lo, n) { acc, g, x in acc.addingProduct(g, (x - m) * s) }
-                    mapVec2(gbp + lo, gr, gbp + lo, n) { $0 + $1 }
+                    @inline(__always) func dw(_ acc: Vec, _ g: Vec, _ x: Vec) -> Vec { acc + g * ((x - m) * s) }
+                    @inline(__always) func db(_ acc: Vec, _ g: Vec) -> Vec { acc + g }
+                    mapVec3(gwp + lo, gr, xr, gwp + lo, n, dw)
+                    mapVec2(gbp + lo, gr, gbp + lo, n, db)
                 }
             }
             if hasW { grads.append(needW ? gw : nil) }
@@ -86,7 +93,8 @@ public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) -> Tensor {
             let rs = 1 / (dotVec(xr, xr, d) / Float(d) + eps).squareRoot()
             rp[row] = rs
             let s = Vec(repeating: rs)
-            mapVec2(xr, wp, yp + row * d, d) { x, w in x * s * w }
+            @inline(__always) func lane(_ x: Vec, _ w: Vec) -> Vec { x * s * w }
+            mapVec2(xr, wp, yp + row * d, d, lane)
         }
     }
     let needX = x.requiresGrad, needW = weight.requiresGrad
@@ -102,8 +110,10 @@ public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) -> Tensor {
                 for row in r {
                     let xr = xp + row * d, gr = gp + row * d
                     let s = Vec(repeating: rp[row])
-                    let m = Vec(repeating: sumMapVec3(gr, wp, xr, d) { g, w, x in g * w * x } * rp[row] / Float(d))
-                    mapVec3(gr, wp, xr, dp + row * d, d) { g, w, x in s * (g * w - x * s * m) }
+                    @inline(__always) func gwx(_ g: Vec, _ w: Vec, _ x: Vec) -> Vec { g * w * x }
+                    let m = Vec(repeating: sumMapVec3(gr, wp, xr, d, gwx) * rp[row] / Float(d))
+                    @inline(__always) func dx(_ g: Vec, _ w: Vec, _ x: Vec) -> Vec { s * (g * w - x * s * m) }
+                    mapVec3(gr, wp, xr, dp + row * d, d, dx)
                 }
             }
             gx = t
@@ -116,9 +126,8 @@ public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) -> Tensor {
                 let lo = cols.lowerBound, n = cols.count
                 for row in 0..<rows {
                     let s = Vec(repeating: rp[row])
-                    mapVec3(gwp + lo, gp + row * d + lo, xp + row * d + lo, gwp + lo, n) { acc, g, x in
-                        acc.addingProduct(g, x * s)
-                    }
+                    @inline(__always) func dw(_ acc: Vec, _ g: Vec, _ x: Vec) -> Vec { acc + g * (x * s) }
+                    mapVec3(gwp + lo, gp + row * d + lo, xp + row * d + lo, gwp + lo, n, dw)
                 }
             }
             gw = t

@@ -5,17 +5,20 @@ import COpenBLAS
 import Glibc
 #endif
 
-/// The engine's thread budget. BLAS gets all of it for large GEMMs; the engine's
-/// own kernels split their work into at most this many chunks. Pools are never
-/// nested: inside `parallelFor` everything runs serially and BLAS on one thread.
+/// The engine's thread budget, and the one pool that uses it.
+///
+/// OpenBLAS always runs on one thread: the engine splits large GEMMs into
+/// panels itself (`BLAS.sgemm`) and runs them on its own workers, like every
+/// other kernel. Two pools on the same cores (OpenBLAS's workers spin-waiting
+/// between GEMMs while the engine's elementwise chunks run) cost a sixth of
+/// the CPU time at two threads.
 ///
 /// The budget starts from `TRAINER_THREADS` when set (else the number of active
-/// cores) and is handed to OpenBLAS before the engine's first GEMM.
+/// cores).
 public enum Threads {
     nonisolated(unsafe) public private(set) static var count: Int = {
-        let n = Threads.fromEnvironment ?? ProcessInfo.processInfo.activeProcessorCount
-        openblas_set_num_threads(Int32(n))
-        return n
+        openblas_set_num_threads(1)
+        return Threads.fromEnvironment ?? ProcessInfo.processInfo.activeProcessorCount
     }()
     /// Whether the current thread is running a parallelFor chunk (per thread:
     /// worker threads are marked while they run one).
@@ -24,43 +27,22 @@ public enum Threads {
         set { pthread_setspecific(regionKey, newValue ? UnsafeRawPointer(bitPattern: 1) : nil) }
     }
 
-    /// parallelFor regions running now, on any thread. BLAS is held at one
-    /// thread while any is active (OpenBLAS's thread count is process-wide).
-    private static let regionLock = NSLock()
-    nonisolated(unsafe) private static var activeRegions = 0
-
-    static func enterRegion() {
-        regionLock.lock()
-        if activeRegions == 0 { openblas_set_num_threads(1) }
-        activeRegions += 1
-        regionLock.unlock()
-    }
-
-    static func leaveRegion() {
-        regionLock.lock()
-        activeRegions -= 1
-        if activeRegions == 0 { openblas_set_num_threads(Int32(count)) }
-        regionLock.unlock()
-    }
-
     /// `TRAINER_THREADS` as a positive integer, or nil when unset or invalid.
     public static var fromEnvironment: Int? {
         guard let s = ProcessInfo.processInfo.environment["TRAINER_THREADS"], let n = Int(s), n > 0 else { return nil }
         return n
     }
 
-    /// Sets the thread budget for the engine and for OpenBLAS.
+    /// Sets the engine's thread budget (OpenBLAS stays at one thread).
     public static func set(_ n: Int) {
+        ensureConfigured()
         count = max(1, n)
-        regionLock.lock()
-        if activeRegions == 0 { openblas_set_num_threads(Int32(count)) }
-        regionLock.unlock()
     }
 
-    /// The number of threads OpenBLAS will use for the next call.
+    /// The number of threads OpenBLAS uses for one call (always 1).
     public static var blasThreads: Int { Int(openblas_get_num_threads()) }
 
-    /// Forces the lazy initialisation above (so OpenBLAS follows `TRAINER_THREADS`).
+    /// Forces the lazy initialisation above (so OpenBLAS is held at one thread).
     @inline(__always)
     static func ensureConfigured() { _ = count }
 }
@@ -76,8 +58,6 @@ public func parallelFor(_ n: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) 
         body(0..<n)
         return
     }
-    Threads.enterRegion()                     // BLAS calls in `body` run on the calling worker only
-    defer { Threads.leaveRegion() }
     DispatchQueue.concurrentPerform(iterations: chunks) { c in
         let lo = n * c / chunks, hi = n * (c + 1) / chunks
         guard lo < hi else { return }

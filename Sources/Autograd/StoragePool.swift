@@ -6,9 +6,12 @@ import Foundation
 /// page: writing a new 64 MiB result took 3× as long as writing into a buffer
 /// that had been used before (measured: 42 vs 14 ms). A training step
 /// allocates the same big tensors (logits, attention probabilities, MLP
-/// activations) again every step, so freed buffers of 1 MiB and more are kept
+/// activations) again every step, so freed buffers of 64 KiB and more are kept
 /// and handed out again; smaller ones go straight back to malloc, which
-/// already recycles them well.
+/// recycles them well. (Above 64 KiB malloc does not: blocks past its mmap
+/// threshold, and the top of its heap, go back to the kernel when freed and
+/// fault in fresh zeroed pages when allocated again — about 20 MB per step of
+/// the tiny benchmark before these sizes were pooled.)
 ///
 /// Buffers are grouped in size classes of 1/8 of a power of two (a buffer
 /// serves every request of its class, so lengths that vary a little from step
@@ -24,7 +27,7 @@ public enum StoragePool {
     }()
 
     /// Buffers below this size are not pooled.
-    static let minimumBytes = 1 << 20
+    static let minimumBytes = 1 << 16
 
     /// The most bytes kept in spare buffers (default: 1/8 of physical memory,
     /// or `TRAINER_POOL_MB` MiB). Lowering it frees the excess at once; 0 turns

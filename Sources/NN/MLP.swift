@@ -64,6 +64,7 @@ public final class SwiGLUMLP: Module {
 
     /// x [..., D] → [..., D]
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        down(activation(gate(x)) * up(x))
+        if activation == .silu { return down(swiGLU(gate(x), up(x))) }      // fused silu(gate) ⊙ up
+        return down(activation(gate(x)) * up(x))
     }
 }

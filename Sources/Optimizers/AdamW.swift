@@ -21,7 +21,8 @@ public struct OptimizerTensor {
 /// decay applied to the weights directly, not through the gradient.
 ///
 /// The moments of each tensor live in one flat buffer pair, updated in a single
-/// pass with the weights.
+/// vectorised pass with the weights (`adamWUpdate`), all tensors in one
+/// parallel loop.
 public final class AdamW {
     public var beta1: Float
     public var beta2: Float
@@ -42,25 +43,22 @@ public final class AdamW {
         step += 1
         let bc1 = 1 - Foundation.pow(beta1, Float(step))
         let bc2 = 1 - Foundation.pow(beta2, Float(step))
+        var segments: [AdamWSegment] = []
+        var held: [Tensor] = []                       // keeps every buffer behind `segments` alive
+        segments.reserveCapacity(tensors.count)
         for t in tensors {
             guard let g = t.grad else { continue }
             precondition(g.count == t.value.count, "gradient of \(t.path) has \(g.count) values, expected \(t.value.count)")
             let state = moments[t.path] ?? (Tensor.zeros(t.value.shape), Tensor.zeros(t.value.shape))
             moments[t.path] = state
             let a = lr * t.lrScale
-            let decay = t.decays ? 1 - a * weightDecay : 1
-            let w = t.value.pointer, gp = g.pointer, m = state.m.pointer, v = state.v.pointer
-            let (b1, b2, e) = (beta1, beta2, eps)
-            let stepSize = a / bc1, rbc2 = 1 / bc2
-            parallelFor(t.value.count, grain: 1 << 15) { r in
-                for i in r {
-                    let gi = gp[i] * gradScale
-                    let mi = b1 * m[i] + (1 - b1) * gi
-                    let vi = b2 * v[i] + (1 - b2) * gi * gi
-                    m[i] = mi; v[i] = vi
-                    w[i] = w[i] * decay - stepSize * mi / ((vi * rbc2).squareRoot() + e)
-                }
-            }
+            segments.append(AdamWSegment(weight: t.value.pointer, grad: g.pointer, m: state.m.pointer,
+                                         v: state.v.pointer, count: t.value.count, stepSize: a / bc1,
+                                         decay: t.decays ? 1 - a * weightDecay : 1))
+            held.append(contentsOf: [t.value, g, state.m, state.v])
+        }
+        withExtendedLifetime(held) {
+            adamWUpdate(segments, beta1: beta1, beta2: beta2, eps: eps, biasCorrection2: bc2, gradScale: gradScale)
         }
     }
 
@@ -79,12 +77,7 @@ public final class AdamW {
 /// optimizer instead.
 public func clipFactor(_ grads: [Tensor], scale: Float = 1, maxNorm: Float?) -> (norm: Float, factor: Float) {
     var total: Double = 0
-    for g in grads {
-        let p = g.pointer
-        var s: Float = 0
-        for i in 0..<g.count { s += p[i] * p[i] }
-        total += Double(s)
-    }
+    for g in grads { total += Double(g.sumOfSquares) }
     let norm = Float(total.squareRoot()) * Swift.abs(scale)
     guard let maxNorm, norm.isFinite, norm > maxNorm else { return (norm, 1) }
     return (norm, maxNorm / (norm + 1e-6))

@@ -27,30 +27,36 @@ final class ThreadsTests: XCTestCase {
         }
     }
 
-    /// Two threads in parallel regions at once: BLAS stays at one thread until
-    /// the last region ends (its thread count is process-wide).
-    func testConcurrentRegionsKeepBLASSingleThreaded() {
+    /// OpenBLAS never runs its own threads (the engine splits GEMMs itself),
+    /// inside a parallel region or not.
+    func testBLASStaysSingleThreaded() {
         let saved = Threads.count
         defer { Threads.set(saved) }
         Threads.set(2)
-        let started = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
-        let background = Thread {
-            parallelFor(2, grain: 1) { r in
-                if r.lowerBound == 0 { started.signal(); release.wait() }
-            }
-            done.signal()
-        }
-        background.start()
-        started.wait()
-        XCTAssertEqual(Threads.blasThreads, 1, "inside another thread's region")
+        XCTAssertEqual(Threads.blasThreads, 1)
         var seen: [Int] = []
         let lock = NSLock()
         parallelFor(2, grain: 1) { _ in lock.lock(); seen.append(Threads.blasThreads); lock.unlock() }
         XCTAssertEqual(seen, [1, 1])
-        XCTAssertEqual(Threads.blasThreads, 1, "the other region is still running")
-        release.signal()
-        done.wait()
-        XCTAssertEqual(Threads.blasThreads, 2, "restored when the last region ends")
+    }
+
+    /// GEMMs split into row panels (tall), column panels (short and wide) or not
+    /// at all give the same values as on one thread, for every transpose.
+    func testSplitGEMMsMatchOneThread() {
+        let saved = Threads.count
+        defer { Threads.set(saved) }
+        let shapes = [(m: 1000, n: 300, k: 200), (m: 40, n: 3000, k: 300), (m: 7, n: 9, k: 5)]
+        for (m, n, k) in shapes {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let a = randomTensor(ta ? [k, m] : [m, k], seed: 3), b = randomTensor(tb ? [n, k] : [k, n], seed: 4)
+                Threads.set(1)
+                let one = matmul(a, b, transposeA: ta, transposeB: tb).scalars
+                Threads.set(2)
+                let two = matmul(a, b, transposeA: ta, transposeB: tb)
+                XCTAssertEqual(two.shape, [m, n])
+                XCTAssertEqual(two.scalars, one, "\(m)×\(n)×\(k) transposes \(ta) \(tb)")
+            }
+        }
     }
 
     func testSetConfiguresEngineAndBLAS() {
@@ -65,7 +71,8 @@ final class ThreadsTests: XCTestCase {
         Threads.set(0)
         XCTAssertEqual(Threads.count, 1, "at least one thread")
         Threads.set(2)
-        XCTAssertEqual(Threads.blasThreads, 2)
+        XCTAssertEqual(Threads.count, 2)
+        XCTAssertEqual(Threads.blasThreads, 1, "OpenBLAS stays at one thread")
     }
 
     /// Results do not depend on the thread count.

@@ -24,6 +24,36 @@ final class AdamWTests: XCTestCase {
         for i in 0..<3 { XCTAssertEqual(Double(w.scalars[i]), ref[i], accuracy: 1e-6) }
     }
 
+    /// Many values over a wide range of gradient magnitudes (and exact zeros),
+    /// in several tensors with different settings, against the rule in Double.
+    func testVectorisedUpdateOverManyValues() {
+        var rng = RNG(seed: 11)
+        let sizes = [1, 7, 8, 9, 1000, 4099]
+        let values = sizes.map { Tensor.uniform([$0], low: -1, high: 1, rng: &rng) }
+        let start = values.map(\.scalars)
+        let grads: [Tensor] = sizes.enumerated().map { i, n in
+            let g = Tensor.uniform([n], low: -1, high: 1, rng: &rng).scalars.enumerated().map { j, x in
+                j % 13 == 0 ? 0 : x * Float(pow(10.0, Double(j % 11) - 8))
+            }
+            return Tensor(g, shape: [n])
+        }
+        let opt = AdamW(beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1)
+        let lr: Float = 0.01, scale: Float = 0.5
+        opt.update(values.indices.map {
+            OptimizerTensor(path: "t\($0)", value: values[$0], grad: grads[$0], decays: $0 % 2 == 0, lrScale: $0 == 3 ? 0.5 : 1)
+        }, lr: lr, gradScale: scale)
+        for (i, t) in values.enumerated() {
+            let a = Double(lr) * (i == 3 ? 0.5 : 1), decay = i % 2 == 0 ? 1 - a * 0.1 : 1
+            let got = t.scalars, g = grads[i].scalars
+            for j in got.indices {
+                let gj = Double(g[j]) * Double(scale)
+                let m = 0.1 * gj / (1 - 0.9), v = 0.05 * gj * gj / (1 - 0.95)
+                let ref = Double(start[i][j]) * decay - a * m / (v.squareRoot() + 1e-8)
+                XCTAssertEqual(Double(got[j]), ref, accuracy: 1e-6 * max(1, abs(ref)), "tensor \(i) value \(j)")
+            }
+        }
+    }
+
     func testNoDecayAndMissingGradient() {
         let a = Tensor([1, 1], shape: [2]), b = Tensor([3, 3], shape: [2])
         let opt = AdamW(weightDecay: 0.5)
