@@ -32,18 +32,6 @@ public func linear(_ x: Tensor, _ weight: Tensor, _ bias: Tensor? = nil) -> Tens
             BLAS.sgemm(true, false, n, k, rows, 1, g.pointer, n, x.pointer, k, 0, t.pointer, k)
             gw = t
         }
-        return [gx, gw, needs.b ? columnSums(g, rows: rows, cols: n) : nil]
+        return [gx, gw, needs.b ? g.reshaped([rows, n]).sum(axis: 0) : nil]     // db: column sums
     }
-}
-
-/// Σ over rows of a [rows, cols] buffer → [cols]. Threads take column ranges
-/// and add rows in order, so the result does not depend on the thread count.
-func columnSums(_ g: Tensor, rows: Int, cols: Int) -> Tensor {
-    let out = Tensor.zeros([cols])
-    let gp = g.pointer, op = out.pointer
-    parallelFor(cols, grain: Swift.max(64, elementwiseGrain / Swift.max(rows, 1))) { c in
-        let lo = c.lowerBound, w = c.count
-        for r in 0..<rows { mapVec2(op + lo, gp + r * cols + lo, op + lo, w) { $0 + $1 } }
-    }
-    return out
 }

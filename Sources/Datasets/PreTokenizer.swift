@@ -109,13 +109,9 @@ extension PreTokenizer {
     }
 
     private static func loadMetaspace(_ node: TokenizerJSONNode) throws -> PreTokenizer {
-        let replacementText = try node.optionalString("replacement") ?? "\u{2581}"
-        let scalars = Array(replacementText.unicodeScalars)
-        guard scalars.count == 1 else {
-            throw node.error("Metaspace replacement must be one character, got \"\(replacementText)\"")
-        }
-        return .metaspace(replacement: scalars[0], prependScheme: try loadPrependScheme(node),
-                          split: try node.bool("split", default: true))
+        .metaspace(replacement: try node.character("replacement", default: "\u{2581}", in: "Metaspace"),
+                   prependScheme: try loadPrependScheme(node),
+                   split: try node.bool("split", default: true))
     }
 
     /// `prepend_scheme` ("always", "first", "never"), or the older `add_prefix_space` flag.

@@ -112,24 +112,12 @@ extension TokenizerDecoder {
         case "ByteFallback": return .byteFallback
         case "Fuse": return .fuse
         case "Replace":
-            let patternNode = try node.required("pattern")
-            guard let literal = try patternNode.optionalString("String") else {
-                throw patternNode.error("only a String pattern is supported for Replace")
-            }
-            return .replace(pattern: literal, content: try node.string("content"))
+            return .replace(pattern: try node.replacePattern(), content: try node.string("content"))
         case "Strip":
-            let content = try node.string("content")
-            guard content.unicodeScalars.count == 1 else {
-                throw node.error("Strip content must be one character, got \"\(content)\"")
-            }
-            return .strip(content: content.unicodeScalars.first!, start: try node.int("start", default: 0),
+            return .strip(content: try node.character("content", in: "Strip"), start: try node.int("start", default: 0),
                           stop: try node.int("stop", default: 0))
         case "Metaspace":
-            let replacement = try node.optionalString("replacement") ?? "\u{2581}"
-            guard replacement.unicodeScalars.count == 1 else {
-                throw node.error("Metaspace replacement must be one character, got \"\(replacement)\"")
-            }
-            return .metaspace(replacement: replacement.unicodeScalars.first!,
+            return .metaspace(replacement: try node.character("replacement", default: "\u{2581}", in: "Metaspace"),
                               prependScheme: try PreTokenizer.loadPrependScheme(node))
         default:
             throw node.error("unsupported decoder type \"\(type)\" (supported: Sequence, ByteLevel, ByteFallback, Fuse, Replace, Strip, Metaspace)")

@@ -85,4 +85,23 @@ struct TokenizerJSONNode {
 
     /// The `type` member of a component (normalizer, pre-tokenizer, model, decoder).
     func typeName() throws -> String { try string("type") }
+
+    /// The literal of a Replace component's `pattern` (regex patterns are not supported).
+    func replacePattern() throws -> String {
+        let pattern = try required("pattern")
+        guard let literal = try pattern.optionalString("String") else {
+            throw pattern.error("only a String pattern is supported for Replace")
+        }
+        return literal
+    }
+
+    /// A member that must be exactly one Unicode scalar (`default` when absent).
+    func character(_ key: String, default fallback: String? = nil, in component: String) throws -> Unicode.Scalar {
+        let text = try optionalString(key) ?? fallback ?? string(key)
+        let scalars = Array(text.unicodeScalars)
+        guard scalars.count == 1 else {
+            throw error("\(component) \(key) must be one character, got \"\(text)\"")
+        }
+        return scalars[0]
+    }
 }

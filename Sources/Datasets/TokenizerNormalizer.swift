@@ -74,11 +74,7 @@ extension TokenizerNormalizer {
         case "Lowercase": return .lowercase
         case "Prepend": return .prepend(try node.string("prepend"))
         case "Replace":
-            let patternNode = try node.required("pattern")
-            guard let literal = try patternNode.optionalString("String") else {
-                throw patternNode.error("only a String pattern is supported for Replace")
-            }
-            return .replace(pattern: literal, content: try node.string("content"))
+            return .replace(pattern: try node.replacePattern(), content: try node.string("content"))
         case "Strip":
             return .strip(left: try node.bool("strip_left", default: true),
                           right: try node.bool("strip_right", default: true))
