@@ -1,11 +1,10 @@
-import Dispatch
 import Foundation
 import COpenBLAS
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The engine's thread budget, and the one pool that uses it.
+/// The engine's thread budget, and the one pool that uses it (WorkerPool.swift).
 ///
 /// OpenBLAS always runs on one thread: the engine splits large GEMMs into
 /// panels itself (`BLAS.sgemm`) and runs them on its own workers, like every
@@ -39,6 +38,16 @@ public enum Threads {
         count = max(1, n)
     }
 
+    /// The workers for the current budget (made on first use, remade when the budget changes).
+    nonisolated(unsafe) private static var currentPool: WorkerPool?
+    static var pool: WorkerPool {
+        if let p = currentPool, p.workers == count - 1 { return p }
+        currentPool?.stop()
+        let p = WorkerPool(workers: count - 1)
+        currentPool = p
+        return p
+    }
+
     /// The number of threads OpenBLAS uses for one call (always 1).
     public static var blasThreads: Int { Int(openblas_get_num_threads()) }
 
@@ -58,12 +67,9 @@ public func parallelFor(_ n: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) 
         body(0..<n)
         return
     }
-    DispatchQueue.concurrentPerform(iterations: chunks) { c in
+    Threads.pool.run(chunks) { c in
         let lo = n * c / chunks, hi = n * (c + 1) / chunks
-        guard lo < hi else { return }
-        Threads.insideParallelRegion = true
-        defer { Threads.insideParallelRegion = false }
-        body(lo..<hi)
+        if lo < hi { body(lo..<hi) }
     }
 }
 

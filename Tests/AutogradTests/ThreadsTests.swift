@@ -27,6 +27,70 @@ final class ThreadsTests: XCTestCase {
         }
     }
 
+    /// Thousands of back-to-back loops of every size, at several budgets: each
+    /// index is covered exactly once per loop, the work is shared between
+    /// threads, and changing the budget replaces the workers.
+    func testManyShortLoopsCoverEveryIndexOnce() {
+        let saved = Threads.count
+        defer { Threads.set(saved) }
+        for threads in [2, 3, 1, 2] {
+            Threads.set(threads)
+            let lock = NSLock()
+            var threadsSeen = Set<UInt>()
+            for round in 0..<3000 {
+                let n = 1 + round % 37
+                var covered = [Int](repeating: 0, count: n)
+                covered.withUnsafeMutableBufferPointer { cov in
+                    let cov = cov
+                    parallelFor(n, grain: 1) { range in
+                        for i in range { cov[i] += 1 }           // chunks own disjoint ranges
+                        if round % 100 == 0 {                       // a chunk long enough to be shared
+                            usleep(200)
+                            lock.lock(); threadsSeen.insert(UInt(pthread_self())); lock.unlock()
+                        }
+                    }
+                }
+                if covered != [Int](repeating: 1, count: n) {
+                    XCTFail("loop \(round) of \(n) at \(threads) threads covered \(covered)"); return
+                }
+            }
+            if threads == 1 { XCTAssertEqual(threadsSeen.count, 1) }
+            else { XCTAssertGreaterThan(threadsSeen.count, 1, "the work is shared at \(threads) threads") }
+        }
+    }
+
+    /// Loops issued at the same moment from two threads (not nested) both
+    /// complete correctly: the second runs on its caller.
+    func testLoopsFromTwoThreadsAtOnce() {
+        let saved = Threads.count
+        defer { Threads.set(saved) }
+        Threads.set(2)
+        parallelFor(2, grain: 1) { _ in }                        // make the workers first
+        final class Totals: @unchecked Sendable {
+            let lock = NSLock()
+            var sums = [0, 0]
+        }
+        let totals = Totals()
+        let group = DispatchGroup()
+        for t in 0..<2 {
+            group.enter()
+            Thread {
+                var total = 0
+                let lock = NSLock()
+                for _ in 0..<500 {
+                    parallelFor(64, grain: 1) { range in
+                        let s = range.reduce(0, +)
+                        lock.lock(); total += s; lock.unlock()
+                    }
+                }
+                totals.lock.lock(); totals.sums[t] = total; totals.lock.unlock()
+                group.leave()
+            }.start()
+        }
+        group.wait()
+        XCTAssertEqual(totals.sums, [500 * 2016, 500 * 2016])
+    }
+
     /// OpenBLAS never runs its own threads (the engine splits GEMMs itself),
     /// inside a parallel region or not.
     func testBLASStaysSingleThreaded() {
