@@ -22,6 +22,7 @@ public final class MiniCPMV: Module {
         llm = LanguageModel(config: config.llm)
         super.init()
         initializeParameters(rng: RNG(seed: seed).derived("init"))
+        resampler.startSpatially(patchGrid: config.vision.imageSize / config.vision.patchSize)
     }
 
     /// Vision tokens of every slice: [N, Q, D].

@@ -28,6 +28,31 @@ public final class Resampler: Module {
         proj = Parameter(shape: [d, d], initializer: .normal(std: 1 / Float(d).squareRoot()))
     }
 
+    /// A start for training from scratch, where the vision encoder is not
+    /// pretrained: query i looks at cell i of a grid laid over the nominal
+    /// `patchGrid` × `patchGrid` patches (8 × 8 cells for 64 queries over 16 × 16
+    /// patches). Each query becomes the 2-D sin-cos of its cell's centre, the key
+    /// projection a copy of the query projection, and the query projection is
+    /// scaled by `sharpness`, so a query's attention logits rise with the
+    /// similarity of its cell's position to each key's (the query's layer norm
+    /// tilts the peak by up to a cell). From random initial weights about half
+    /// of a query's attention falls on the 4 × 4 patches around its cell
+    /// (against 1/16 for the default start), so the vision tokens say what is
+    /// where rather than one average of the image, and the language model can
+    /// learn to read them before the vision side is trained.
+    public func startSpatially(patchGrid: Int, sharpness: Float = 10) {
+        let (q, d) = (config.numQueries, config.embedDim)
+        let rows = (1...q).last { q % $0 == 0 && $0 * $0 <= q } ?? 1, cols = q / rows
+        for i in 0..<q {
+            let r = (Double(i / cols) + 0.5) * Double(patchGrid) / Double(rows) - 0.5
+            let c = (Double(i % cols) + 0.5) * Double(patchGrid) / Double(cols) - 0.5
+            (query.value.pointer + i * d).update(from: SinCosEmbedding.vector2D(dim: d, row: r, column: c), count: d)
+        }
+        let w = attn.inProjWeight.value.pointer                                   // [3D, D]: q, k, v rows
+        (w + d * d).update(from: w, count: d * d)
+        for j in 0..<(d * d) { w[j] *= sharpness }
+    }
+
     /// x [N, maxL, kv_dim] (rows k ≥ h·w of slice n are padding and ignored),
     /// tgtSizes (h, w) per slice → [N, Q, D]
     public func callAsFunction(_ x: Tensor, tgtSizes: [(h: Int, w: Int)]) -> Tensor {

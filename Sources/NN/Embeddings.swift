@@ -20,17 +20,26 @@ public enum SinCosEmbedding {
     /// Double and rounded once.
     public static func table1D(dim: Int, positions: Int) -> [Float] {
         precondition(dim % 2 == 0, "sin-cos dimension must be even")
+        return (0..<positions).flatMap { vector1D(dim: dim, position: Double($0)) }
+    }
+
+    /// The 1-D embedding of one (possibly fractional) position: [dim].
+    public static func vector1D(dim: Int, position: Double) -> [Float] {
         let half = dim / 2
-        var out = [Float](repeating: 0, count: positions * dim)
-        for p in 0..<positions {
-            for k in 0..<half {
-                let omega = 1 / Foundation.pow(10000, Double(k) / Double(half))
-                let a = Double(p) * omega
-                out[p * dim + k] = Float(Foundation.sin(a))
-                out[p * dim + half + k] = Float(Foundation.cos(a))
-            }
+        var out = [Float](repeating: 0, count: dim)
+        for k in 0..<half {
+            let a = position / Foundation.pow(10000, Double(k) / Double(half))
+            out[k] = Float(Foundation.sin(a))
+            out[half + k] = Float(Foundation.cos(a))
         }
         return out
+    }
+
+    /// The 2-D embedding of one point of the patch grid (fractional rows and
+    /// columns lie between patches): [dim], laid out as `grid2D`'s rows.
+    public static func vector2D(dim: Int, row: Double, column: Double) -> [Float] {
+        precondition(dim % 4 == 0, "2-D sin-cos dimension must be a multiple of 4")
+        return vector1D(dim: dim / 2, position: column) + vector1D(dim: dim / 2, position: row)
     }
 
     /// 2-D for an h×w grid in row-major order (k = r·w + c): the first half of

@@ -107,10 +107,11 @@ final class MiniCPMVTests: XCTestCase {
     func testInitialisationFollowsTheSeed() throws {
         let c = try Self.tinyConfig()
         let a = MiniCPMV(config: c, seed: 11), b = MiniCPMV(config: c, seed: 11), d = MiniCPMV(config: c, seed: 12)
-        XCTAssertEqual(a.resampler.query.value.scalars, b.resampler.query.value.scalars)
-        XCTAssertNotEqual(a.resampler.query.value.scalars, d.resampler.query.value.scalars)
-        // Resampler init (FACTS §3): truncated normal 0.02 for the query, D^-0.5 randn for proj.
-        XCTAssertTrue(a.resampler.query.value.scalars.allSatisfy { abs($0) <= 2 })
+        XCTAssertEqual(a.resampler.proj.value.scalars, b.resampler.proj.value.scalars)
+        XCTAssertNotEqual(a.resampler.proj.value.scalars, d.resampler.proj.value.scalars)
+        XCTAssertEqual(a.llm.model.embedTokens.weight.value.scalars, b.llm.model.embedTokens.weight.value.scalars)
+        XCTAssertNotEqual(a.llm.model.embedTokens.weight.value.scalars, d.llm.model.embedTokens.weight.value.scalars)
+        // Resampler init (FACTS §3): D^-0.5 randn for proj (the queries start spatially, ResamplerTests).
         let proj = a.resampler.proj.value.scalars.map(Double.init)
         let std = (proj.map { $0 * $0 }.reduce(0, +) / Double(proj.count)).squareRoot()
         XCTAssertEqual(std, 1 / Double(c.resampler.embedDim).squareRoot(), accuracy: 0.2 / Double(c.resampler.embedDim).squareRoot())
