@@ -53,7 +53,7 @@ final class WorkerPool: @unchecked Sendable {
         withoutActuallyEscaping(body) { body in
             self.body = body
             finishedChunks.store(0, ordering: .relaxed)
-            let id = (WorkerPool.loopID(loop.load(ordering: .relaxed)) + 1) & 0xFF_FFFF
+            let id = nextLoopID()
             loop.store(id << 40 | UInt64(chunks) << 20, ordering: .sequentiallyConsistent)
             if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
                 wake.lock(); wake.broadcast(); wake.unlock()
@@ -67,22 +67,26 @@ final class WorkerPool: @unchecked Sendable {
     /// Ends the workers (they finish the loop in progress first).
     func stop() {
         stopping.store(true, ordering: .sequentiallyConsistent)
-        loop.store(((WorkerPool.loopID(loop.load(ordering: .relaxed)) + 1) & 0xFF_FFFF) << 40,
-                   ordering: .sequentiallyConsistent)
+        loop.store(nextLoopID() << 40, ordering: .sequentiallyConsistent)
         wake.lock(); wake.broadcast(); wake.unlock()
     }
 
     @inline(__always) private static func loopID(_ word: UInt64) -> UInt64 { word >> 40 }
+    @inline(__always) private static func chunkCount(_ word: UInt64) -> UInt64 { (word >> 20) & 0xF_FFFF }
+    @inline(__always) private static func nextChunk(_ word: UInt64) -> UInt64 { word & 0xF_FFFF }
+
+    /// The id after the current loop's (24 bits, wrapping).
+    private func nextLoopID() -> UInt64 { (WorkerPool.loopID(loop.load(ordering: .relaxed)) + 1) & 0xFF_FFFF }
 
     /// Claims and runs chunks of loop `loopID` until none is left.
     private func work(loopID: UInt64) {
         var word = loop.load(ordering: .acquiring)
-        while WorkerPool.loopID(word) == loopID, word & 0xF_FFFF < (word >> 20) & 0xF_FFFF {
+        while WorkerPool.loopID(word) == loopID, WorkerPool.nextChunk(word) < WorkerPool.chunkCount(word) {
             let (claimed, current) = loop.compareExchange(expected: word, desired: word + 1,
                                                           ordering: .acquiringAndReleasing)
             if !claimed { word = current; continue }
             Threads.insideParallelRegion = true
-            body!(Int(word & 0xF_FFFF))
+            body!(Int(WorkerPool.nextChunk(word)))
             Threads.insideParallelRegion = false
             finishedChunks.add(1, ordering: .releasing)
             word = loop.load(ordering: .acquiring)
