@@ -40,7 +40,9 @@ public struct Recipe {
     }
 
     public struct DataSpec: Equatable {
-        public var format: String            // captions | conversations | preference
+        /// captions | conversations | preference, or auto: each file's own format (captions and
+        /// conversations files mixed in one phase).
+        public var format: String
         /// Data files (several are concatenated).
         public var train: [String]
         public var eval: [String]?
@@ -204,8 +206,8 @@ extension Recipe {
 
     static func data(_ d: YAMLFields, file: String) throws -> DataSpec {
         let format = try d.string("format", default: "captions")
-        guard ["captions", "conversations", "preference"].contains(format) else {
-            throw d.error("format", "must be captions, conversations or preference, got `\(format)`")
+        guard ["captions", "conversations", "preference", "auto"].contains(format) else {
+            throw d.error("format", "must be captions, conversations, preference or auto, got `\(format)`")
         }
         let spec = DataSpec(
             format: format,

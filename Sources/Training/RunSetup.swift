@@ -98,6 +98,10 @@ public enum RunSetup {
         case .built: log("data: \(shard.report)")
         case .rebuilt(let reason): log("data: \(shard.report) (cache rebuilt: \(reason))")
         }
+        if data.format == "auto" && shard.groupSize > 1 {
+            throw RecipeError(file: file, line: nil,
+                              message: "holds preference records; `format: auto` mixes captions and conversations only")
+        }
         guard shard.count > 0 else {
             throw RecipeError(file: file, line: nil, message: "no usable samples (\(shard.report.skipped.count) skipped)")
         }
