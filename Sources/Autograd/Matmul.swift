@@ -75,9 +75,9 @@ func gemmBatched(_ x: UnsafePointer<Float>, _ tx: Bool, _ xBatched: Bool,
                    y + (yBatched ? i * k * n : 0), ldy,
                    beta, c + (cBatched ? i * m * n : 0), n)
     }
-    // Small products (per-head attention-sized) gain nothing from BLAS threads:
-    // run whole products in parallel instead, each on one thread. Outputs summed
-    // over the batch must stay in order, so they run serially.
+    // Small products (per-head attention-sized) split poorly into panels
+    // (`BLAS.sgemm`): run whole products in parallel instead, each on one
+    // thread. Outputs summed over the batch must stay in order, so they run serially.
     if cBatched && batch > 1 && m * n * k <= smallGEMMVolume {
         parallelFor(batch) { r in for i in r { product(i, beta: 0) } }
     } else {

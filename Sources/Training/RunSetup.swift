@@ -91,7 +91,11 @@ public enum RunSetup {
             throw RecipeError(file: file, line: nil, message: "data file not found")
         }
         let cache = ShardCache(directory: URL(fileURLWithPath: cacheDirectory), log: log)
-        let format = DataFormat(rawValue: data.format == "captions" ? "caption" : data.format)
+        let format: DataFormat? = switch data.format {                 // nil: each file's records decide
+        case "auto": nil
+        case "captions": .caption
+        default: DataFormat(rawValue: data.format)
+        }
         let (shard, outcome) = try cache.samples(of: URL(fileURLWithPath: file), format: format, builder: builder)
         switch outcome {
         case .hit: log("data: \(file): \(shard.count) samples from the cache")
