@@ -26,6 +26,8 @@ public struct DescriptionScore: Equatable, Sendable {
     public var attributesChecked = 0
     public var attributesCorrect = 0
 
+    public init() {}
+
     public var correct: Int { verdicts.filter { $0 == .correct }.count }
     public var wrong: Int { verdicts.filter(\.isWrong).count }
     public var unverifiable: Int { verdicts.filter { $0 == .unverifiable }.count }

@@ -23,7 +23,14 @@ public struct EvaluationReport: Codable {
     public var responsesWithHallucination: Double?
     /// Synthetic world: checked claims per answer (an answer that says nothing has no hallucination either).
     public var claimsPerAnswer: Double?
+    /// Synthetic world: claims per answer the checker could not read (outside the
+    /// rate; many of them mean the answers dodge the checker rather than hallucinate less).
+    public var unverifiablePerAnswer: Double?
     public var examples: [Example] = []
+
+    public init(checkpoint: String, data: String) {
+        self.checkpoint = checkpoint; self.data = data
+    }
 
     public struct Example: Codable {
         public var image: String
@@ -41,7 +48,34 @@ public struct EvaluationReport: Codable {
         if let h = hallucinationRate { parts.append(String(format: "hallucination rate %.3f", h)) }
         if let r = responsesWithHallucination { parts.append(String(format: "answers with a hallucination %.3f", r)) }
         if let c = claimsPerAnswer { parts.append(String(format: "%.2f checked claims per answer", c)) }
+        if let u = unverifiablePerAnswer, u > 0 { parts.append(String(format: "%.2f unverifiable", u)) }
         return parts.joined(separator: ", ") + " (\(generated) answers generated)"
+    }
+}
+
+/// The synthetic world's claim figures summed over scored answers.
+public struct ClaimTally {
+    public private(set) var answers = 0, wrong = 0, checked = 0, unverifiable = 0, hallucinating = 0
+    public private(set) var attributesChecked = 0, attributesCorrect = 0
+
+    public init() {}
+
+    public mutating func add(_ s: DescriptionScore) {
+        answers += 1
+        wrong += s.wrong; checked += s.correct + s.wrong; unverifiable += s.unverifiable
+        hallucinating += s.hallucinated ? 1 : 0
+        attributesChecked += s.attributesChecked; attributesCorrect += s.attributesCorrect
+    }
+
+    /// The rates of `EvaluationReport`; left nil when nothing was scored.
+    public func write(into report: inout EvaluationReport) {
+        guard answers > 0 else { return }
+        let n = Double(answers)
+        report.hallucinationRate = checked > 0 ? Double(wrong) / Double(checked) : nil
+        report.responsesWithHallucination = Double(hallucinating) / n
+        report.claimsPerAnswer = Double(checked) / n
+        report.unverifiablePerAnswer = Double(unverifiable) / n
+        report.attributeAccuracy = attributesChecked > 0 ? Double(attributesCorrect) / Double(attributesChecked) : nil
     }
 }
 
@@ -99,7 +133,7 @@ public enum Evaluation {
             ? try SyntheticWorldChecker(metadata: URL(fileURLWithPath: metadataPath)) : nil
 
         var answers: [String] = []
-        var wrong = 0, claims = 0, hallucinating = 0, attrChecked = 0, attrCorrect = 0, scored = 0
+        var tally = ClaimTally()
         var rng = RNG(seed: 0)
         for (i, image) in images.enumerated() {
             let answer = try generator.generate(question: questions[image]!, images: [image], maxTokens: options.maxTokens, rng: &rng)
@@ -107,9 +141,7 @@ public enum Evaluation {
             var example = EvaluationReport.Example(image: image, question: questions[image]!, answer: answer)
             if let checker, checker.truth(for: image) != nil {
                 let s = checker.score(description: answer, imageID: image)
-                wrong += s.wrong; claims += s.correct + s.wrong; scored += 1
-                if s.hallucinated { hallucinating += 1 }
-                attrChecked += s.attributesChecked; attrCorrect += s.attributesCorrect
+                tally.add(s)
                 example.wrongClaims = s.wrong
             }
             if report.examples.count < 8 { report.examples.append(example) }
@@ -121,12 +153,7 @@ public enum Evaluation {
             report.bleu4 = scores.bleu4
             report.ciderD = scores.ciderD
         }
-        if scored > 0 {
-            report.hallucinationRate = claims > 0 ? Double(wrong) / Double(claims) : nil
-            report.responsesWithHallucination = Double(hallucinating) / Double(scored)
-            report.claimsPerAnswer = Double(claims) / Double(scored)
-            report.attributeAccuracy = attrChecked > 0 ? Double(attrCorrect) / Double(attrChecked) : nil
-        }
+        tally.write(into: &report)
         return report
     }
 

@@ -6,11 +6,24 @@ import Foundation
 /// sample K answers per prompt, score each (divide and conquer: atomic claims
 /// checked one by one; score = −wrong claims), and pair them into preference data.
 public enum RLAIFV {
+    /// What the score makes of a claim the checker can neither confirm nor refute
+    /// ("At the top left there is white."). Counted as wrong by default: the
+    /// labeler's question "does the image show this?" gets no yes, and a policy
+    /// trained on preferences that ignore such claims learns to write them
+    /// instead of claims that can be checked.
+    public enum Unverifiable: String, CaseIterable, Sendable {
+        case wrong, ignore
+    }
+
     /// One prompt and its sampled answers (samples.jsonl).
     public struct Sampled: Codable {
         public var image: String
         public var question: String
         public var responses: [String]
+
+        public init(image: String, question: String, responses: [String]) {
+            self.image = image; self.question = question; self.responses = responses
+        }
     }
 
     /// One prompt and its scored answers (scored.jsonl).
@@ -24,6 +37,8 @@ public enum RLAIFV {
             public var score: Double
             public var claims: [String]
             public var wrong: [String]
+            /// Claims the checker could not read (absent in files written before it was recorded).
+            public var unverifiable: [String]?
             public var tokens: Int
         }
     }
@@ -54,13 +69,19 @@ public enum RLAIFV {
     }
 
     /// Scores every answer with `checker`: each claim is checked against the
-    /// image; the score is minus the number of wrong claims.
-    public static func score(_ sampled: [Sampled], checker: ClaimChecker) -> [Scored] {
+    /// image; the score is minus the number of wrong claims, unverifiable ones
+    /// included unless `unverifiable` is `.ignore`.
+    public static func score(_ sampled: [Sampled], checker: ClaimChecker,
+                             unverifiable policy: Unverifiable = .wrong) -> [Scored] {
         sampled.map { s in
             Scored(image: s.image, question: s.question, responses: s.responses.map { text in
                 let claims = SyntheticWorldChecker.claims(in: text)
-                let wrong = claims.filter { checker.check(claim: $0, imageID: s.image).isWrong }
-                return Scored.Response(text: text, score: -Double(wrong.count), claims: claims, wrong: wrong,
+                let verdicts = claims.map { checker.check(claim: $0, imageID: s.image) }
+                let wrong = zip(claims, verdicts).filter { $0.1.isWrong }.map(\.0)
+                let unreadable = zip(claims, verdicts).filter { $0.1 == .unverifiable }.map(\.0)
+                let penalised = wrong.count + (policy == .wrong ? unreadable.count : 0)
+                return Scored.Response(text: text, score: -Double(penalised), claims: claims, wrong: wrong,
+                                       unverifiable: unreadable,
                                        tokens: text.split(whereSeparator: \.isWhitespace).count)
             })
         }

@@ -49,19 +49,31 @@ struct Score: ParsableCommand {
     var samples: String
     @Option(help: "Ground truth of the synthetic world.")
     var metadata: String = "Data/synth/metadata.jsonl"
+    @Option(help: "Claims the checker cannot read: wrong (they lower the score) or ignore.")
+    var unverifiable: String = RLAIFV.Unverifiable.wrong.rawValue
     @Option(help: "Where to write scored.jsonl.")
     var out: String
 
+    func validate() throws {
+        if RLAIFV.Unverifiable(rawValue: unverifiable) == nil {
+            throw ValidationError("--unverifiable must be wrong or ignore, not \(unverifiable)")
+        }
+    }
+
     func run() throws {
         try reportingErrors {
+            let policy = RLAIFV.Unverifiable(rawValue: unverifiable)!
             let sampled = try RLAIFV.readJSONL(RLAIFV.Sampled.self, from: samples)
             let checker = try SyntheticWorldChecker(metadata: URL(fileURLWithPath: metadata))
-            let scored = RLAIFV.score(sampled, checker: checker)
+            let scored = RLAIFV.score(sampled, checker: checker, unverifiable: policy)
             try RLAIFV.writeJSONL(scored, to: out)
             let all = scored.flatMap(\.responses)
-            let wrong = all.reduce(0) { $0 + $1.wrong.count }, claims = all.reduce(0) { $0 + $1.claims.count }
-            print(String(format: "scored %d answers: %d of %d claims wrong (%.1f %%) → %@", all.count, wrong, claims,
-                         100 * Double(wrong) / Double(max(claims, 1)), out))
+            let wrong = all.reduce(0) { $0 + $1.wrong.count }
+            let unreadable = all.reduce(0) { $0 + ($1.unverifiable?.count ?? 0) }
+            let checked = all.reduce(0) { $0 + $1.claims.count } - unreadable
+            print(String(format: "scored %d answers: %d of %d checked claims wrong (%.1f %%), %d unverifiable (%@) → %@",
+                         all.count, wrong, checked, 100 * Double(wrong) / Double(max(checked, 1)), unreadable,
+                         policy == .wrong ? "counted as wrong in the score" : "ignored", out))
         }
     }
 }
