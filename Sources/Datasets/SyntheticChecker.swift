@@ -145,6 +145,10 @@ public struct SyntheticWorldChecker: ClaimChecker {
                 : .wrong("the \(o.color.rawValue) \(o.shape.rawValue): " + a.wrong.joined(separator: ", "))
             return Evaluation(verdict: verdict, checked: a.checked, right: a.right)
         }
+        // "The first shape": no shape, colour, size or place, nothing to check
+        // (only an image with no shapes at all makes it wrong).
+        let statesNothing = c.shape == nil && c.color == nil && c.size == nil && c.position == nil
+        if statesNothing && !objects.isEmpty { return Evaluation(verdict: .unverifiable) }
         if let p = c.position, let o = objects.first(where: { $0.position == p }) { return judged(o) }
         // No object in the named cell (or no cell named): the closest object of the same shape, if any.
         let candidates = objects.filter { c.shape == nil || $0.shape == c.shape }

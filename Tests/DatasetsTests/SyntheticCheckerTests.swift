@@ -93,6 +93,10 @@ final class SyntheticCheckerTests: XCTestCase {
         XCTAssertEqual(checker.check(claim: "The background is white", imageID: "scene"), .correct)
         XCTAssertTrue(checker.check(claim: "The background is gray", imageID: "scene").isWrong)
         XCTAssertEqual(checker.check(claim: "It is a simple picture", imageID: "scene"), .unverifiable)
+        // A shape with nothing said about it states no checkable fact.
+        XCTAssertEqual(checker.check(claim: "The first shape", imageID: "scene"), .unverifiable)
+        XCTAssertEqual(checker.check(claim: "There is a shape", imageID: "scene"), .unverifiable)
+        XCTAssertEqual(checker.check(claim: "There is a shape at the top left", imageID: "scene"), .correct)
         XCTAssertEqual(checker.check(claim: "a red circle", imageID: "no-such-image"), .unverifiable)
         // Images are found by id, by their path in the data files, or by any path to the file.
         XCTAssertEqual(checker.check(claim: "a red circle", imageID: "images/scene.png"), .correct)
@@ -167,6 +171,7 @@ final class SyntheticCheckerRobustnessTests: XCTestCase {
         }
         XCTAssertTrue(checker.check(claim: "The last word is \"X\"", imageID: "p").isWrong)
         XCTAssertEqual(checker.check(claim: "There are no shapes", imageID: "e"), .correct)
+        XCTAssertTrue(checker.check(claim: "The first shape", imageID: "e").isWrong, "no shape to speak of")
         var rng = RNG(seed: 1)
         for t in [page, empty] {
             _ = SyntheticLanguage.description(t, rng: &rng)
