@@ -50,22 +50,15 @@ struct Score: ParsableCommand {
     @Option(help: "Ground truth of the synthetic world.")
     var metadata: String = "Data/synth/metadata.jsonl"
     @Option(help: "Claims the checker cannot read: wrong (they lower the score) or ignore.")
-    var unverifiable: String = RLAIFV.Unverifiable.wrong.rawValue
+    var unverifiable: RLAIFV.Unverifiable = .wrong
     @Option(help: "Where to write scored.jsonl.")
     var out: String
 
-    func validate() throws {
-        if RLAIFV.Unverifiable(rawValue: unverifiable) == nil {
-            throw ValidationError("--unverifiable must be wrong or ignore, not \(unverifiable)")
-        }
-    }
-
     func run() throws {
         try reportingErrors {
-            let policy = RLAIFV.Unverifiable(rawValue: unverifiable)!
             let sampled = try RLAIFV.readJSONL(RLAIFV.Sampled.self, from: samples)
             let checker = try SyntheticWorldChecker(metadata: URL(fileURLWithPath: metadata))
-            let scored = RLAIFV.score(sampled, checker: checker, unverifiable: policy)
+            let scored = RLAIFV.score(sampled, checker: checker, unverifiable: unverifiable)
             try RLAIFV.writeJSONL(scored, to: out)
             let all = scored.flatMap(\.responses)
             let wrong = all.reduce(0) { $0 + $1.wrong.count }
@@ -73,10 +66,12 @@ struct Score: ParsableCommand {
             let checked = all.reduce(0) { $0 + $1.claims.count } - unreadable
             print(String(format: "scored %d answers: %d of %d checked claims wrong (%.1f %%), %d unverifiable (%@) → %@",
                          all.count, wrong, checked, 100 * Double(wrong) / Double(max(checked, 1)), unreadable,
-                         policy == .wrong ? "counted as wrong in the score" : "ignored", out))
+                         unverifiable == .wrong ? "counted as wrong in the score" : "ignored", out))
         }
     }
 }
+
+extension RLAIFV.Unverifiable: ExpressibleByArgument {}
 
 /// `trainer pairs`: preference pairs from scored answers (RLAIF-V step 3).
 struct Pairs: ParsableCommand {
