@@ -27,8 +27,9 @@ let package = Package(
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5"),
         .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
         .systemLibrary(name: "CStb", path: "Sources/CStb"),
+        .systemLibrary(name: "CVector", path: "Sources/CVector"),     // header only: one vector FMA
 
-        .target(name: "Autograd", dependencies: ["COpenBLAS"], swiftSettings: kernels),
+        .target(name: "Autograd", dependencies: ["COpenBLAS", "CVector"], swiftSettings: kernels),
         .target(name: "NN", dependencies: ["Autograd"], swiftSettings: fast),
         .target(name: "Models", dependencies: ["NN", "Autograd", "Yams"], swiftSettings: fast),
         .target(name: "Datasets", dependencies: ["Autograd", "CStb", "CZstd"], swiftSettings: fast),

@@ -23,7 +23,7 @@ private let signBit: UInt32 = 0x8000_0000
 /// u = √(2/π)·(x + 0.044715·x³), the GELU-tanh argument.
 @inline(__always)
 private func geluArgument(_ x: Vec) -> Vec {
-    Vec(repeating: geluK0) * x.addingProduct(Vec(repeating: geluK1) * x * x, x)
+    Vec(repeating: geluK0) * mulAdd(Vec(repeating: geluK1) * x * x, x, x)
 }
 
 /// y = f(x) for n values.
