@@ -35,10 +35,8 @@ func activationForward(_ f: Activation, _ x: UnsafePointer<Float>, _ y: UnsafeMu
     case .silu: siluForward(x, y, n)
     case .geluTanh: geluTanhForward(x, y, n)
     case .square: mapVec(x, y, n) { $0 * $0 }
-    // SIMD8.squareRoot() compiles to eight scalar vsqrtss (correctly rounded,
-    // not vectorised, as is a plain loop): fine for these cold ops.
-    case .sqrt: mapVec(x, y, n) { $0.squareRoot() }
-    case .rsqrt: mapVec(x, y, n) { 1 / $0.squareRoot() }
+    case .sqrt: mapVec(x, y, n) { vsqrt($0) }
+    case .rsqrt: mapVec(x, y, n) { 1 / vsqrt($0) }
     case .abs: mapVec(x, y, n) { unsafeBitCast(unsafeBitCast($0, to: UVec.self) & ~signBit, to: Vec.self) }
     case .relu: mapVec(x, y, n) { $0.replacing(with: 0, where: $0 .< 0) }
     }

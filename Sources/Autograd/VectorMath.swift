@@ -91,22 +91,9 @@ func vsigmoid(_ x: Vec) -> Vec {
     1 / (1 + vexp(-x))
 }
 
-/// √x for x ≥ 0, to about 1 ulp (0 gives 0; subnormal inputs lose accuracy
-/// but stay finite).
-///
-/// Why not `squareRoot()`: on SIMD8 it becomes eight scalar vsqrtss, each
-/// with a libm `sqrtf` fallback for errno, so LLVM never emits vsqrtps. Here: a bit-level guess of
-/// 1/√x, three Newton steps (relative error 3e-2 → 2e-3 → 5e-6 → rounding),
-/// then s = x·y and one correction s + ½y(x − s²) with the residual from FMA.
+/// √x lane-wise, correctly rounded (one vsqrtps; see Sources/CVector).
 @inline(__always)
-func vsqrt(_ x: Vec) -> Vec {
-    var y = unsafeBitCast(UVec(repeating: 0x5F37_59DF) &- (unsafeBitCast(x, to: UVec.self) &>> 1), to: Vec.self)
-    let half = x * 0.5
-    for _ in 0..<3 { y = y * (1.5 - half * y * y) }
-    let s = x * y
-    let r = mulAdd(-s, s, x)                  // x − s², exact to rounding with FMA
-    return mulAdd(y * 0.5, r, s)
-}
+func vsqrt(_ x: Vec) -> Vec { cvector_sqrt8(x) }
 
 // MARK: - Loops over buffers
 
