@@ -24,7 +24,25 @@ public final class DecoderLayer: Module {
     func callAsFunction(_ h: Tensor, mask: AttentionMask, rotary: RotaryEmbedding, positions: [Int32],
                         residualScale: Float, cache: AttentionCache?) -> Tensor {
         let a = attention(inputNorm(h), mask: mask, rotary: rotary, positions: positions, cache: cache)
-        let h1 = h + (residualScale == 1 ? a : a * residualScale)
+        return residualMLP(h + (residualScale == 1 ? a : a * residualScale), residualScale: residualScale)
+    }
+
+    /// The block's output at `rows` (into B·T) only: h [B, T, D] → [n, D].
+    ///
+    /// Keys and values still come from every row; the output projection, the
+    /// MLP and the residual adds run on the kept rows alone. For the last
+    /// layer, when only some positions reach the LM head.
+    func callAsFunction(_ h: Tensor, keeping rows: [Int32], mask: AttentionMask, rotary: RotaryEmbedding,
+                        positions: [Int32], residualScale: Float) -> Tensor {
+        let (n, d) = (h.shape[0] * h.shape[1], h.shape[2])
+        let heads = attention.attendedHeads(inputNorm(h), mask: mask, rotary: rotary, positions: positions)
+        let a = attention.outProj(heads.reshaped([n, heads.shape[2]]).indexSelect(rows))     // [rows, D]
+        let kept = h.reshaped([n, d]).indexSelect(rows)
+        return residualMLP(kept + (residualScale == 1 ? a : a * residualScale), residualScale: residualScale)
+    }
+
+    /// h1 + s·mlp(norm(h1)), the block's second half.
+    private func residualMLP(_ h1: Tensor, residualScale: Float) -> Tensor {
         let m = mlp(postAttentionNorm(h1))
         return h1 + (residualScale == 1 ? m : m * residualScale)
     }
@@ -104,6 +122,26 @@ public final class LanguageModel: Module {
                       cache: cache?.layers[i])
         }
         return model.norm(h)
+    }
+
+    /// Final hidden states of `rows` (into B·T) only: [n, D], equal to those
+    /// rows of `hiddenStates` (same values and gradients). The last layer
+    /// computes its output projection and MLP for these rows alone, which
+    /// saves that work on positions that carry no label (image tokens).
+    public func hiddenStates(embeddings: Tensor, positions: [Int32], segmentIds: [Int32]?,
+                             keeping rows: [Int32]) -> Tensor {
+        guard let last = model.layers.last else {
+            return hiddenStates(embeddings: embeddings, positions: positions, segmentIds: segmentIds)
+                .reshaped([embeddings.shape[0] * embeddings.shape[1], config.hiddenSize]).indexSelect(rows)
+        }
+        let mask = AttentionMask(causal: true, segmentIds: segmentIds)
+        var h = embeddings
+        for layer in model.layers.dropLast() {
+            h = layer(h, mask: mask, rotary: rotary, positions: positions, residualScale: config.residualScale,
+                      cache: nil)
+        }
+        return model.norm(last(h, keeping: rows, mask: mask, rotary: rotary, positions: positions,
+                               residualScale: config.residualScale))
     }
 
     /// hidden [..., D] → logits [..., V] (MiniCPM divides by hidden/dim_model_base first).

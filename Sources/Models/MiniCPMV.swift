@@ -54,9 +54,10 @@ public final class MiniCPMV: Module {
     }
 
     /// The summed cross-entropy of the labelled tokens and their count, for
-    /// training: the LM head runs only on positions that carry a label (image
-    /// tokens, prompts and padding have none), which saves most of its cost on
-    /// instruction data. Same value and gradients as `forward`.
+    /// training: the LM head (and the last layer's output projection and MLP)
+    /// runs only on positions that carry a label (image tokens, prompts and
+    /// padding have none), which saves most of its cost on instruction data.
+    /// Same value and gradients as `forward`.
     public func loss(_ input: MiniCPMVInput) throws -> (lossSum: Tensor, tokens: Int) {
         let (logits, rows) = try labelledLogits(input)
         let (loss, count) = crossEntropy(logits, targets: rows.map { input.labels[Int($0)] })
@@ -66,12 +67,10 @@ public final class MiniCPMV: Module {
     /// Logits [n, V] of the n labelled positions, and those positions (into B·T).
     func labelledLogits(_ input: MiniCPMVInput) throws -> (logits: Tensor, rows: [Int32]) {
         try input.validate(for: config)
-        let d = config.llm.hiddenSize
-        let hidden = llm.hiddenStates(embeddings: inputEmbeddings(input), positions: input.positionIds,
-                                      segmentIds: input.segmentIds)
-            .reshaped([input.batch * input.seqLen, d])                                  // [B·T, D]
         let rows = input.labels.indices.filter { input.labels[$0] != ignoreIndex }.map { Int32($0) }
-        return (llm.logits(hidden: hidden.indexSelect(rows)), rows)                     // [n, V]
+        let hidden = llm.hiddenStates(embeddings: inputEmbeddings(input), positions: input.positionIds,
+                                      segmentIds: input.segmentIds, keeping: rows)      // [n, D]
+        return (llm.logits(hidden: hidden), rows)                                       // [n, V]
     }
 
     /// Summed log-probabilities of the labelled tokens of each sequence (a packed

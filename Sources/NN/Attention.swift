@@ -66,6 +66,15 @@ public final class Attention: Module {
     public func callAsFunction(_ x: Tensor, context: Tensor? = nil, mask: AttentionMask = AttentionMask(),
                                rotary: RotaryEmbedding? = nil, positions: [Int32]? = nil,
                                cache: AttentionCache? = nil) -> Tensor {
+        outProj(attendedHeads(x, context: context, mask: mask, rotary: rotary, positions: positions, cache: cache))
+    }
+
+    /// The attended heads before the output projection, merged: x [B, T, D] →
+    /// [B, T, H·Dh]. For callers that project only some rows (`outProj` then
+    /// runs on those alone); the arguments are those of `callAsFunction`.
+    public func attendedHeads(_ x: Tensor, context: Tensor? = nil, mask: AttentionMask = AttentionMask(),
+                              rotary: RotaryEmbedding? = nil, positions: [Int32]? = nil,
+                              cache: AttentionCache? = nil) -> Tensor {
         let (b, t) = (x.shape[0], x.shape[1])
         let source = context ?? x
         let tk = source.shape[1]
@@ -79,7 +88,7 @@ public final class Attention: Module {
         }
         if let cache { (k, v) = cache.append(k, v) }
         let o = scaledDotProductAttention(q, k, v, mask: mask)            // [B, T, H, Dh]
-        return outProj(o.reshaped([b, t, heads * headDim]))
+        return o.reshaped([b, t, heads * headDim])
     }
 }
 
