@@ -83,4 +83,37 @@ final class LanguageModelTests: XCTestCase {
         let rb = noGrad { m(ids: b, batch: 1, positions: [0, 1, 2, 3]) }
         XCTAssertLessThan(relativeError(both, concat([ra, rb], axis: 0)), 1e-6)
     }
+
+    /// Keeping some rows (the last layer's projection and MLP on those alone)
+    /// gives those rows of the full hidden states, and the same gradients, for
+    /// every model kind (MiniCPM's residual scale included) and with packing.
+    func testKeptRowsEqualFullHiddenStates() throws {
+        for (kind, tied) in [(LanguageModelKind.qwen2, false), (.llama, true), (.minicpm, false)] {
+            var c = Self.config(kind, tied: tied)
+            c.scaleDepth = 3                                  // MiniCPM: residual scale 3/√2, far from 1
+            let m = Self.model(c, seed: 11)
+            let ids: [Int32] = [3, 17, 42, 8, 8, 1, 29, 33, 4, 9, 12, 40]
+            let positions: [Int32] = [0, 1, 2, 3, 4, 0, 1, 2, 0, 1, 2, 3], segments: [Int32] = [0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0]
+            let rows: [Int32] = [1, 2, 4, 6, 7, 10]
+            let weights = Tensor((0..<(rows.count * c.hiddenSize)).map { Float($0 % 7) - 3 }, shape: [rows.count, c.hiddenSize])
+            func run(_ keep: Bool) -> (Tensor, [[Float]?]) {
+                m.zeroGrad()
+                let e = m.embed(ids).reshaped([2, 6, c.hiddenSize])
+                let h = keep
+                    ? m.hiddenStates(embeddings: e, positions: positions, segmentIds: segments, keeping: rows)
+                    : m.hiddenStates(embeddings: e, positions: positions, segmentIds: segments)
+                        .reshaped([12, c.hiddenSize]).indexSelect(rows)
+                (h * weights).sum().backward()
+                return (h.detached(), m.namedParameters().map { $0.parameter.grad?.scalars })
+            }
+            let (full, fullGrads) = run(false), (kept, keptGrads) = run(true)
+            XCTAssertEqual(kept.shape, [rows.count, c.hiddenSize])
+            XCTAssertLessThan(relativeError(kept, full), 1e-5, "\(kind)")
+            for ((path, _), (g, h)) in zip(m.namedParameters(), zip(fullGrads, keptGrads)) {
+                guard let g else { XCTAssertNil(h, "\(kind) \(path)"); continue }        // lm_head: not used here
+                let h = try XCTUnwrap(h, "\(kind) \(path)")
+                XCTAssertLessThan(relativeError(h, g), 1e-4, "\(kind) \(path)")
+            }
+        }
+    }
 }
