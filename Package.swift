@@ -27,7 +27,7 @@ let package = Package(
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5"),
         .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
         .systemLibrary(name: "CStb", path: "Sources/CStb"),
-        .systemLibrary(name: "CVector", path: "Sources/CVector"),     // header only: one vector FMA
+        .systemLibrary(name: "CVector", path: "Sources/CVector"),     // header only: vector FMA and sqrt
 
         .target(name: "Autograd", dependencies: ["COpenBLAS", "CVector"], swiftSettings: kernels),
         .target(name: "NN", dependencies: ["Autograd"], swiftSettings: fast),

@@ -80,7 +80,7 @@ func vtanh(_ x: Vec) -> Vec {
     y.replace(with: 20, where: y .> 20)               // tanh(10) rounds to 1 already
     let (k, r) = reduce(y)
     let s = pow2(k)                                   // k in [0, 29]
-    let e = mulAdd(s, expm1Reduced(r), s - 1) // 2^k·(e^r − 1) + (2^k − 1)
+    let e = mulAdd(s, expm1Reduced(r), s - 1)         // 2^k·(e^r − 1) + (2^k − 1)
     let t = e / (e + 2)
     return unsafeBitCast(unsafeBitCast(t, to: UVec.self) | (bits & 0x8000_0000), to: Vec.self)
 }
