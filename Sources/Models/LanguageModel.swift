@@ -110,18 +110,8 @@ public final class LanguageModel: Module {
     ///   cache the queries see every cached key (causal, aligned at the end).
     public func hiddenStates(embeddings: Tensor, positions: [Int32], segmentIds: [Int32]? = nil,
                              cache: KVCache? = nil) -> Tensor {
-        precondition(embeddings.rank == 3 && embeddings.shape[2] == config.hiddenSize,
-                     "LLM input \(embeddings.shape), hidden size \(config.hiddenSize)")
-        precondition(positions.count == embeddings.shape[0] * embeddings.shape[1],
-                     "\(positions.count) positions for \(embeddings.shape)")
-        precondition(cache == nil || segmentIds == nil, "a KV cache cannot be combined with packing")
-        let mask = AttentionMask(causal: true, segmentIds: segmentIds)
-        var h = embeddings
-        for (i, layer) in model.layers.enumerated() {
-            h = layer(h, mask: mask, rotary: rotary, positions: positions, residualScale: config.residualScale,
-                      cache: cache?.layers[i])
-        }
-        return model.norm(h)
+        model.norm(stream(embeddings, layers: model.layers.count, positions: positions, segmentIds: segmentIds,
+                          cache: cache).h)
     }
 
     /// Final hidden states of `rows` (into B·T) only: [n, D], equal to those
@@ -130,18 +120,31 @@ public final class LanguageModel: Module {
     /// saves that work on positions that carry no label (image tokens).
     public func hiddenStates(embeddings: Tensor, positions: [Int32], segmentIds: [Int32]?,
                              keeping rows: [Int32]) -> Tensor {
+        let (h, mask) = stream(embeddings, layers: max(model.layers.count - 1, 0), positions: positions,
+                               segmentIds: segmentIds, cache: nil)
         guard let last = model.layers.last else {
-            return hiddenStates(embeddings: embeddings, positions: positions, segmentIds: segmentIds)
-                .reshaped([embeddings.shape[0] * embeddings.shape[1], config.hiddenSize]).indexSelect(rows)
-        }
-        let mask = AttentionMask(causal: true, segmentIds: segmentIds)
-        var h = embeddings
-        for layer in model.layers.dropLast() {
-            h = layer(h, mask: mask, rotary: rotary, positions: positions, residualScale: config.residualScale,
-                      cache: nil)
+            return model.norm(h.reshaped([h.shape[0] * h.shape[1], config.hiddenSize]).indexSelect(rows))
         }
         return model.norm(last(h, keeping: rows, mask: mask, rotary: rotary, positions: positions,
                                residualScale: config.residualScale))
+    }
+
+    /// The residual stream after the first `layers` decoder layers (shapes
+    /// checked), and the attention mask they used.
+    private func stream(_ embeddings: Tensor, layers: Int, positions: [Int32], segmentIds: [Int32]?,
+                        cache: KVCache?) -> (h: Tensor, mask: AttentionMask) {
+        precondition(embeddings.rank == 3 && embeddings.shape[2] == config.hiddenSize,
+                     "LLM input \(embeddings.shape), hidden size \(config.hiddenSize)")
+        precondition(positions.count == embeddings.shape[0] * embeddings.shape[1],
+                     "\(positions.count) positions for \(embeddings.shape)")
+        precondition(cache == nil || segmentIds == nil, "a KV cache cannot be combined with packing")
+        let mask = AttentionMask(causal: true, segmentIds: segmentIds)
+        var h = embeddings
+        for (i, layer) in model.layers.prefix(layers).enumerated() {
+            h = layer(h, mask: mask, rotary: rotary, positions: positions, residualScale: config.residualScale,
+                      cache: cache?.layers[i])
+        }
+        return (h, mask)
     }
 
     /// hidden [..., D] → logits [..., V] (MiniCPM divides by hidden/dim_model_base first).
