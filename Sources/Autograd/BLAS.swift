@@ -91,8 +91,11 @@ public enum BLAS {
                                   _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int,
                                   _ b: UnsafePointer<Float>, _ ldb: Int,
                                   _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        func call() {
+            cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                        Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        }
+        if GEMMProfile.isRecording { GEMMProfile.timed(transA, transB, m, n, k, beta: beta, call) } else { call() }
     }
 
     /// How to cut an m × n × k product: one panel per thread when it is worth a

@@ -54,8 +54,10 @@ public enum TrainingBenchmark {
     /// ones, and reports medians. `log` receives the header and one line per step.
     ///
     /// - seqLen: overrides the preset's row length (quick tests).
+    /// - gemmProfile: after the timed steps, run one more with every sgemm call
+    ///   recorded (`GEMMProfile`) and log the table of shapes, slowest first.
     public static func run(preset name: String, threads: Int, steps: Int, warmup: Int = 2, seqLen: Int? = nil,
-                           log: (String) -> Void) throws -> BenchmarkResult {
+                           gemmProfile: Bool = false, log: (String) -> Void) throws -> BenchmarkResult {
         guard threads >= 1 else { throw BenchmarkError("threads must be at least 1, got \(threads)") }
         guard steps >= 1, warmup >= 0 else { throw BenchmarkError("need at least one timed step (steps \(steps), warm-up \(warmup))") }
         let preset = try BenchmarkPreset.named(name, seqLen: seqLen)
@@ -80,6 +82,11 @@ public enum TrainingBenchmark {
         log(String(format: "median %.1f ms: forward %.1f, backward %.1f, optimizer %.1f; peak tensor memory %.0f MiB",
                    median * 1e3, samples.map(\.forward).median * 1e3, samples.map(\.backward).median * 1e3,
                    samples.map(\.optimizer).median * 1e3, Double(StorageStats.peakBytes) / 1_048_576))
+        if gemmProfile {
+            GEMMProfile.start()
+            let t = try trainingStep(model, parameters, optimizer, input)
+            GEMMProfile.stop().table(stepSeconds: t.total).forEach(log)
+        }
         let peak = sgemmPeakGFLOPS()
         return BenchmarkResult(preset: preset.name, threads: threads,
                                tokensPerSecond: Double(preset.tokenCount) / median,

@@ -7,7 +7,8 @@ import Training
 ///
 ///   trainer bench --matmul [--threads N]    engine matmul vs raw cblas_sgemm
 ///   trainer bench --kernels [--threads N]   elementwise, norm, softmax, loss and attention kernels
-///   trainer bench --preset tiny|small [--threads N] [--steps N]   a full training step; last line JSON
+///   trainer bench --preset tiny|small [--threads N] [--steps N] [--gemm-profile]
+///                                           a full training step; last line JSON
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
@@ -34,11 +35,15 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "Timed training steps (with --preset), after 2 warm-up steps.")
     var steps: Int = 5
 
+    @Flag(name: .long, help: "After the timed steps, one more step with every sgemm call timed: where the BLAS time goes (with --preset).")
+    var gemmProfile = false
+
     func validate() throws {
         if !matmul && !kernels && preset == nil {
             throw ValidationError("choose what to measure: --preset tiny|small, --matmul and/or --kernels")
         }
         if steps < 1 { throw ValidationError("--steps must be at least 1") }
+        if gemmProfile && preset == nil { throw ValidationError("--gemm-profile needs --preset") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if seconds <= 0 { throw ValidationError("--seconds must be positive") }
     }
@@ -51,7 +56,8 @@ struct Bench: ParsableCommand {
         if kernels { printKernelTable(KernelBenchmark.run(filter: only, secondsPerCase: seconds / 2)) }
         if let preset {
             do {
-                let r = try TrainingBenchmark.run(preset: preset, threads: Threads.count, steps: steps) { print($0) }
+                let r = try TrainingBenchmark.run(preset: preset, threads: Threads.count, steps: steps,
+                                                  gemmProfile: gemmProfile) { print($0) }
                 print(r.jsonLine)
             } catch {
                 FileHandle.standardError.write(Data("error: \(error)\n".utf8))

@@ -95,6 +95,30 @@ final class MatmulTests: XCTestCase {
         assertClose(x.grad!, expected, rtol: 1e-6, atol: 1e-6, "dx")
     }
 
+    /// The profile records each product of a forward and backward pass under its
+    /// shape, and nothing after it stops.
+    func testGEMMProfileRecordsEveryProduct() {
+        let x = randomTensor([3, 5], seed: 1).requiringGrad()
+        let w = randomTensor([5, 7], seed: 2).requiringGrad()
+        GEMMProfile.start()
+        matmul(x, w).sum().backward()
+        let report = GEMMProfile.stop()
+        _ = matmul(x, w)                                   // not recorded
+        XCTAssertEqual(report.calls, 3, "\(report.rows)")
+        XCTAssertEqual(report.flops, 3 * 2 * 3 * 5 * 7)
+        // Forward 3×7 over 5; dX 3×5 over 7; dW 5×7 over 3.
+        XCTAssertEqual(Set(report.rows.map { [$0.m, $0.n, $0.k] }), [[3, 7, 5], [3, 5, 7], [5, 7, 3]])
+        let forward = report.rows.first { $0.m == 3 && $0.n == 7 }
+        XCTAssertEqual(forward?.label, "NN 3×7×5")
+        XCTAssertTrue(report.rows.allSatisfy { $0.calls == 1 && $0.seconds > 0 })
+        XCTAssertTrue(report.seconds > 0)
+        let table = report.table(top: 2, stepSeconds: report.seconds * 2)
+        XCTAssertTrue(table.last?.contains("3 calls") == true && table.last?.contains("50 %") == true, "\(table)")
+        XCTAssertTrue(table.contains { $0.contains("1 more shapes") }, "\(table)")
+        GEMMProfile.start()
+        XCTAssertEqual(GEMMProfile.stop().calls, 0)
+    }
+
     func testEmptyInnerDimensionGivesZeros() {
         let a = Tensor.zeros([2, 0]), b = Tensor.zeros([0, 3])
         let c = matmul(a, b)

@@ -7,10 +7,18 @@ final class BenchmarkTests: XCTestCase {
     /// One step of the tiny preset at a short row length: every key present, every number finite and positive.
     func testTinyStepReportsEveryKey() throws {
         var lines: [String] = []
-        let result = try TrainingBenchmark.run(preset: "tiny", threads: 1, steps: 1, warmup: 0, seqLen: 160) {
+        let result = try TrainingBenchmark.run(preset: "tiny", threads: 1, steps: 1, warmup: 0, seqLen: 160,
+                                               gemmProfile: true) {
             lines.append($0)
         }
         XCTAssertTrue(lines.contains { $0.contains("preset tiny") }, "header names the preset: \(lines)")
+        // The profiled step's sgemm work is the preset's matmul FLOPs less what the
+        // step skips: the LM head runs on labelled rows only and causal attention
+        // skips the upper triangle, so somewhat fewer, never more.
+        let total = try XCTUnwrap(lines.first { $0.hasPrefix("sgemm: ") }, "\(lines)")
+        let gflop = try XCTUnwrap(Double(total.split(separator: " ")[3]), total)
+        let counted = try BenchmarkPreset.named("tiny", seqLen: 160).matmulFLOPs / 1e9
+        XCTAssertTrue(gflop > 0.7 * counted && gflop <= counted, "\(total) against \(counted) counted")
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.jsonLine.utf8)) as? [String: Any])
         XCTAssertEqual(Set(object.keys), ["preset", "threads", "tokens_per_s", "images_per_s", "step_ms_median",
                                           "peak_rss_mb", "matmul_gflops", "sgemm_peak_gflops"])
