@@ -40,7 +40,7 @@ public enum GEMMProfile {
                 lines.append("  " + r.label.padding(toLength: 26, withPad: " ", startingAt: 0) + pad("\(r.calls)", 7)
                              + pad(String(format: "%.2f", r.seconds * 1e3), 10) + pad(String(format: "%.1f", r.gflops), 10))
             }
-            if rows.count > top { lines.append("  … \(rows.count - top) more shapes") }
+            if rows.count > top { lines.append("  … and \(rows.count - top) more") }
             lines.append(String(format: "sgemm: %d calls, %.2f GFLOP, %.1f ms (%.0f GFLOP/s), %.0f %% of the %.1f ms step%@",
                                 calls, flops / 1e9, seconds * 1e3, seconds > 0 ? flops / seconds / 1e9 : 0,
                                 100 * seconds / stepSeconds, stepSeconds * 1e3,
@@ -61,7 +61,8 @@ public enum GEMMProfile {
     @inline(__always)
     static var isRecording: Bool { recording }
 
-    /// Clears the table and starts recording.
+    /// Clears the table and starts recording. Start and stop between steps, not
+    /// while products run on the workers (the flag itself is not synchronised).
     public static func start() {
         lock.lock(); table = [:]; recording = true; lock.unlock()
     }
