@@ -76,9 +76,14 @@ public enum RLAIFV {
         sampled.map { s in
             Scored(image: s.image, question: s.question, responses: s.responses.map { text in
                 let claims = SyntheticWorldChecker.claims(in: text)
-                let verdicts = claims.map { checker.check(claim: $0, imageID: s.image) }
-                let wrong = zip(claims, verdicts).filter { $0.1.isWrong }.map(\.0)
-                let unreadable = zip(claims, verdicts).filter { $0.1 == .unverifiable }.map(\.0)
+                var wrong: [String] = [], unreadable: [String] = []
+                for claim in claims {
+                    switch checker.check(claim: claim, imageID: s.image) {
+                    case .wrong: wrong.append(claim)
+                    case .unverifiable: unreadable.append(claim)
+                    case .correct: break
+                    }
+                }
                 let penalised = wrong.count + (policy == .wrong ? unreadable.count : 0)
                 return Scored.Response(text: text, score: -Double(penalised), claims: claims, wrong: wrong,
                                        unverifiable: unreadable,
