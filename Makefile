@@ -3,7 +3,7 @@
 
 SWIFT   ?= swift
 CONFIG  ?= release
-RECIPE  ?= Recipes/stage1.yaml
+RECIPE  ?= Recipes/quickstart.yaml
 PRESET  ?= tiny
 THREADS ?= 2
 TRAINER  = .build/$(CONFIG)/trainer
@@ -17,7 +17,7 @@ export OPENBLAS_CORETYPE ?= SkylakeX
 endif
 export TRAINER_REFERENCE_DIR ?= $(abspath ../shared/reference)
 
-.PHONY: all setup deps build test parity run chain results bench clean
+.PHONY: all setup deps build test parity run world chain results bench clean
 
 all: build
 
@@ -45,11 +45,18 @@ parity: deps
 run: build
 	$(TRAINER) run $(RECIPE)
 
-# The shipped chain: pretraining stages 1-3, SFT, DPO (each starts from the previous checkpoint).
-CHAIN = stage1 stage2 stage3 sft dpo
-chain: build
-	@start=$$(date +%s); for r in $(CHAIN); do $(TRAINER) run Recipes/$$r.yaml || exit 1; done; \
-	echo "chain finished in $$(( $$(date +%s) - start )) s"
+# The generated world the chain trains on (4,096 shapes images, 512 documents)
+# and the held-out world it is measured on (another seed); neither is committed.
+world: Data/world/README.md Data/world-eval/README.md
+Data/world/README.md: | build
+	$(TRAINER) data synth --out Data/world --count 4096 --seed 7
+Data/world-eval/README.md: | build
+	$(TRAINER) data synth --out Data/world-eval --count 200 --documents 60 --seed 2027
+
+# The shipped chain: a foundation phase (the tiny model has no pretrained parts),
+# pretraining stages 1-3, SFT, RLAIF-V preference data and DPO, each phase from the previous checkpoint.
+chain: build world
+	scripts/chain.sh
 
 # The chain, then `trainer eval` after every phase; rewrites the README's results table.
 results: chain

@@ -115,8 +115,10 @@ public enum BLAS {
         p >= parts ? size : Swift.min(size, (size * p / parts + panelAlignment / 2) / panelAlignment * panelAlignment)
     }
 
-    /// Rows or columns per register block of OpenBLAS's sgemm kernels (16 on SkylakeX).
-    private static let panelAlignment = 16
+    /// A multiple of the rows per register block of OpenBLAS's sgemm kernels
+    /// (16 on SkylakeX, 12 on Haswell and Zen), so that a row panel computes
+    /// every element exactly as the whole product does.
+    private static let panelAlignment = 48
     /// m·n·k from which a product is split across threads (about 0.1 ms on one thread).
     private static let parallelGEMMVolume = 1 << 23
 

@@ -35,8 +35,9 @@ public enum SyntheticColor: String, Codable, CaseIterable, Sendable {
 public enum SyntheticSize: String, Codable, CaseIterable, Sendable {
     case small, large
 
-    /// Half the side of the shape's enclosing square, in pixels of a 224×224 image.
-    var radius: Int { self == .small ? 17 : 31 }
+    /// Half the side of the shape's enclosing square, in pixels of a 224×224 image: a small
+    /// shape is 49 px wide, 3.5 patches of 14 px at 224 px (7 at 448); a large one 69 px.
+    var radius: Int { self == .small ? 24 : 34 }
 }
 
 /// A cell of the 3×3 grid; every object occupies its own cell, so objects never overlap.

@@ -11,6 +11,10 @@ public struct EvaluationReport: Codable {
     /// Mean cross-entropy per supervised token (captions and conversations).
     public var heldOutLoss: Double?
     public var lossTokens: Int = 0
+    /// The same loss with every sample's image taken from another sample, and its
+    /// ratio to the loss with the right images: 1 means the model ignores the image.
+    public var swappedLoss: Double?
+    public var swapRatio: Double?
     /// Generated answers scored.
     public var generated: Int = 0
     public var bleu4: Double?
@@ -26,6 +30,31 @@ public struct EvaluationReport: Codable {
     /// Synthetic world: claims per answer the checker could not read (outside the
     /// rate; many of them mean the answers dodge the checker rather than hallucinate less).
     public var unverifiablePerAnswer: Double?
+    /// Synthetic world, descriptions of shapes images (`SeeingScore`): share of
+    /// stated attributes that are right, by attribute.
+    public var colorAccuracy: Double?
+    public var shapeAccuracy: Double?
+    public var sizeAccuracy: Double?
+    public var positionAccuracy: Double?
+    public var countAccuracy: Double?
+    public var backgroundAccuracy: Double?
+    /// Shapes named for small objects that are right (what 448 px is for).
+    public var smallShapeAccuracy: Double?
+    /// Objects some mention gets wholly right / objects present.
+    public var objectsWhollyRight: Double?
+    /// Objects some mention refers to / objects present.
+    public var recall: Double?
+    /// Object HalBench-style: hallucinated object mentions / object mentions,
+    /// and answers with any hallucinated object / answers.
+    public var mentionHallucinationRate: Double?
+    public var responseHallucinationRate: Double?
+    /// Documents: character edits / reference characters of the readings.
+    public var characterErrorRate: Double?
+    public var readings: Int = 0
+    /// Questions of a conversations file: answers equal to a reference answer
+    /// (case and punctuation ignored) / questions asked.
+    public var answerAccuracy: Double?
+    public var questions: Int = 0
     public var examples: [Example] = []
 
     public init(checkpoint: String, data: String) {
@@ -39,9 +68,21 @@ public struct EvaluationReport: Codable {
         public var wrongClaims: Int?
     }
 
+    mutating func write(_ s: SeeingScore) {
+        guard s.responses > 0 else { return }
+        colorAccuracy = s.accuracy(.color); shapeAccuracy = s.accuracy(.shape); sizeAccuracy = s.accuracy(.size)
+        positionAccuracy = s.accuracy(.position); countAccuracy = s.accuracy(.count)
+        backgroundAccuracy = s.accuracy(.background); smallShapeAccuracy = s.smallShapeAccuracy
+        objectsWhollyRight = s.whollyRightRate; recall = s.recall
+        mentionHallucinationRate = s.mentionHallucinationRate; responseHallucinationRate = s.responseHallucinationRate
+    }
+
     public var summary: String {
         var parts: [String] = []
         if let l = heldOutLoss { parts.append(String(format: "held-out loss %.4f (%d tokens)", l, lossTokens)) }
+        if let l = swappedLoss, let r = swapRatio {
+            parts.append(String(format: "with swapped images %.4f (ratio %.2f)", l, r))
+        }
         if let b = bleu4 { parts.append(String(format: "BLEU-4 %.4f", b)) }
         if let c = ciderD { parts.append(String(format: "CIDEr-D %.4f", c)) }
         if let a = attributeAccuracy { parts.append(String(format: "attribute accuracy %.3f", a)) }
@@ -49,6 +90,16 @@ public struct EvaluationReport: Codable {
         if let r = responsesWithHallucination { parts.append(String(format: "answers with a hallucination %.3f", r)) }
         if let c = claimsPerAnswer { parts.append(String(format: "%.2f checked claims per answer", c)) }
         if let u = unverifiablePerAnswer, u > 0 { parts.append(String(format: "%.2f unverifiable", u)) }
+        let seeing: [(String, Double?)] = [
+            ("colour", colorAccuracy), ("shape", shapeAccuracy), ("size", sizeAccuracy),
+            ("position", positionAccuracy), ("count", countAccuracy), ("background", backgroundAccuracy),
+            ("small shapes", smallShapeAccuracy), ("objects wholly right", objectsWhollyRight),
+            ("recall", recall), ("mention hallucination", mentionHallucinationRate),
+            ("response hallucination", responseHallucinationRate),
+        ]
+        for case let (name, value?) in seeing { parts.append(name + String(format: " %.3f", value)) }
+        if let c = characterErrorRate { parts.append(String(format: "CER %.3f (%d readings)", c, readings)) }
+        if let a = answerAccuracy { parts.append(String(format: "answers right %.3f (%d questions)", a, questions)) }
         return parts.joined(separator: ", ") + " (\(generated) answers generated)"
     }
 }
@@ -82,13 +133,39 @@ public struct ClaimTally {
 public struct EvaluationOptions {
     /// Question asked for caption data (default: the recipe's caption prompt).
     public var prompt: String?
-    /// At most this many images are described (and loss batches are capped similarly).
+    /// At most this many questions are answered (and loss batches are capped similarly).
     public var limit: Int = 64
     public var maxTokens: Int = 96
     public var metadata: String?
     public var skipLoss = false
+    /// Only the losses: no answers are generated.
+    public var skipAnswers = false
+    /// Write every generated answer, with the checker's verdicts, to this JSONL file.
+    public var answers: String?
     public var log: (String) -> Void = { _ in }
     public init() {}
+}
+
+/// One question about one image, with the file's answers to it.
+struct EvaluationItem {
+    var image: String
+    var question: String
+    var references: [String]
+    /// A question of a conversation (scored by exact match), not a caption prompt.
+    var isQuestion: Bool
+}
+
+/// One line of `trainer eval --answers`: the answer and the checker's reading of it.
+struct AnswerLine: Encodable {
+    struct Claim: Encodable {
+        var claim: String
+        var verdict: String
+        var reason: String?
+    }
+    var image: String
+    var question: String
+    var answer: String
+    var claims: [Claim]?
 }
 
 public enum Evaluation {
@@ -100,73 +177,150 @@ public enum Evaluation {
             throw RecipeError(file: data, line: nil, message: "data file not found")
         }
         let records = try readRecords(url)
-        if !options.skipLoss { try heldOutLoss(records, generator: generator, into: &report, limit: options.limit) }
+        if !options.skipLoss { try lossFigures(records, generator: generator, into: &report, limit: options.limit) }
+        if options.skipAnswers { return report }
 
-        // One question per image, with the file's answers for it as references.
-        var order: [String] = [], questions: [String: String] = [:], references: [String: [String]] = [:]
-        for r in records {
-            switch r {
-            case .caption(let c):
-                if references[c.image.path] == nil { order.append(c.image.path) }
-                questions[c.image.path] = options.prompt ?? generator.builder.captionPrompt
-                references[c.image.path, default: []].append(c.caption)
-            case .conversation(let c):
-                guard c.images.count == 1, let q = c.turns.first(where: { $0.role == .user }),
-                      let a = c.turns.first(where: { $0.role == .assistant }) else { continue }
-                let path = c.images[0].path
-                if references[path] == nil { order.append(path) }
-                questions[path] = options.prompt ?? q.content.replacingOccurrences(of: "<image>\n", with: "")
-                    .replacingOccurrences(of: "<image>", with: "")
-                references[path, default: []].append(a.content)
-            case .preference(let p):
-                guard p.images.count == 1 else { continue }
-                let path = p.images[0].path
-                if references[path] == nil { order.append(path) }
-                questions[path] = options.prompt ?? p.question
-                references[path, default: []].append(p.chosen)
-            }
-        }
-        let images = Array(order.prefix(options.limit))
-        guard !images.isEmpty else { return report }
+        let items = Array(self.items(records, captionPrompt: options.prompt ?? generator.builder.captionPrompt,
+                                     prompt: options.prompt).prefix(options.limit))
+        guard !items.isEmpty else { return report }
         let metadataPath = options.metadata ?? url.deletingLastPathComponent().appendingPathComponent("metadata.jsonl").path
         let checker = FileManager.default.fileExists(atPath: metadataPath)
             ? try SyntheticWorldChecker(metadata: URL(fileURLWithPath: metadataPath)) : nil
 
-        var answers: [String] = []
-        var tally = ClaimTally()
+        var answers: [String] = [], lines: [String] = []
+        var tally = ClaimTally(), seeing = SeeingScore()
+        var edits = 0, characters = 0, matched = 0
         var rng = RNG(seed: 0)
-        for (i, image) in images.enumerated() {
-            let answer = try generator.generate(question: questions[image]!, images: [image], maxTokens: options.maxTokens, rng: &rng)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        for (i, item) in items.enumerated() {
+            let answer = try generator.generate(question: item.question, images: [item.image],
+                                                maxTokens: options.maxTokens, rng: &rng)
             answers.append(answer)
-            var example = EvaluationReport.Example(image: image, question: questions[image]!, answer: answer)
-            if let checker, checker.truth(for: image) != nil {
-                let s = checker.score(description: answer, imageID: image)
+            var example = EvaluationReport.Example(image: item.image, question: item.question, answer: answer)
+            var line = AnswerLine(image: item.image, question: item.question, answer: answer)
+            if let checker, let truth = checker.truth(for: item.image) {
+                let s = checker.score(description: answer, imageID: item.image)
                 tally.add(s)
                 example.wrongClaims = s.wrong
+                line.claims = zip(s.claims, s.verdicts).map { claim, verdict in
+                    switch verdict {
+                    case .correct: return .init(claim: claim, verdict: "correct")
+                    case .unverifiable: return .init(claim: claim, verdict: "unverifiable")
+                    case .wrong(let why): return .init(claim: claim, verdict: "wrong", reason: why)
+                    }
+                }
+                if let see = checker.seeing(description: answer, imageID: item.image) { seeing.add(see) }
+                if truth.kind == .document {
+                    let e = ReadingMetrics.characterErrors(answer: answer,
+                                                          reference: (truth.lines ?? []).joined(separator: " "))
+                    edits += e.edits; characters += e.length; report.readings += 1
+                }
             }
+            if item.isQuestion {
+                report.questions += 1
+                if item.references.contains(where: { ReadingMetrics.sameAnswer($0, answer) }) { matched += 1 }
+            }
+            lines.append(String(decoding: try encoder.encode(line), as: UTF8.self))
             if report.examples.count < 8 { report.examples.append(example) }
-            options.log("[\(i + 1)/\(images.count)] \(image): \(answer)")
+            options.log("[\(i + 1)/\(items.count)] \(item.image) \(item.question.debugDescription): \(answer)")
         }
         report.generated = answers.count
         if answers.count >= 2 {
-            let scores = try evaluateCaptions(candidates: answers, references: images.map { references[$0]! })
+            let scores = try evaluateCaptions(candidates: answers, references: items.map(\.references))
             report.bleu4 = scores.bleu4
             report.ciderD = scores.ciderD
         }
         tally.write(into: &report)
+        report.write(seeing)
+        if characters > 0 { report.characterErrorRate = Double(edits) / Double(characters) }
+        if report.questions > 0 { report.answerAccuracy = Double(matched) / Double(report.questions) }
+        if let path = options.answers {
+            do {
+                try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            } catch {
+                throw RecipeError(file: path, line: nil, message: "cannot write the answers: \(error.localizedDescription)")
+            }
+        }
         return report
     }
 
-    /// Mean token cross-entropy over the file's samples (text formats).
-    static func heldOutLoss(_ records: [DataRecord], generator: Generator, into report: inout EvaluationReport,
+    /// The questions to answer, in file order: one per captioned image (asked
+    /// `captionPrompt`, with every caption of the image as references), one
+    /// per distinct question about an image in conversations and preference pairs.
+    static func items(_ records: [DataRecord], captionPrompt: String, prompt: String?) -> [EvaluationItem] {
+        var items: [EvaluationItem] = [], index: [String: Int] = [:]
+        func add(_ image: String, _ question: String, _ reference: String, isQuestion: Bool) {
+            let key = image + "\u{0}" + question
+            if let k = index[key] { items[k].references.append(reference); return }
+            index[key] = items.count
+            items.append(EvaluationItem(image: image, question: question, references: [reference], isQuestion: isQuestion))
+        }
+        for r in records {
+            switch r {
+            case .caption(let c):
+                add(c.image.path, captionPrompt, c.caption, isQuestion: false)
+            case .conversation(let c):
+                guard c.images.count == 1, let q = c.turns.first(where: { $0.role == .user }),
+                      let a = c.turns.first(where: { $0.role == .assistant }) else { continue }
+                let question = prompt ?? q.content.replacingOccurrences(of: "<image>\n", with: "")
+                    .replacingOccurrences(of: "<image>", with: "")
+                add(c.images[0].path, question, a.content, isQuestion: prompt == nil)
+            case .preference(let p):
+                guard p.images.count == 1 else { continue }
+                add(p.images[0].path, prompt ?? p.question, p.chosen, isQuestion: false)
+            }
+        }
+        return items
+    }
+
+    /// The held-out loss with the right images and with swapped ones.
+    static func lossFigures(_ records: [DataRecord], generator: Generator, into report: inout EvaluationReport,
                             limit: Int) throws {
-        let lm = records.filter { if case .preference = $0 { return false } else { return true } }
-        guard !lm.isEmpty else { return }
+        let lm = Array(records.filter { if case .preference = $0 { return false } else { return true } }.prefix(limit * 4))
+        guard let right = try meanLoss(lm, generator: generator) else { return }
+        report.heldOutLoss = right.loss
+        report.lossTokens = right.tokens
+        if let swapped = try meanLoss(swappedImages(lm), generator: generator) {
+            report.swappedLoss = swapped.loss
+            report.swapRatio = swapped.loss / right.loss
+        }
+    }
+
+    /// Each one-image record paired with the image of the next record that
+    /// shows a different image (cyclically); records without one image stay.
+    public static func swappedImages(_ records: [DataRecord]) -> [DataRecord] {
+        func image(_ r: DataRecord) -> ImageReference? {
+            switch r {
+            case .caption(let c): return c.image
+            case .conversation(let c): return c.images.count == 1 ? c.images[0] : nil
+            case .preference: return nil
+            }
+        }
+        let withImage = records.indices.filter { image(records[$0]) != nil }
+        var out = records
+        for (k, i) in withImage.enumerated() {
+            let own = image(records[i])!
+            guard let j = (1..<max(withImage.count, 1)).lazy.map({ withImage[(k + $0) % withImage.count] })
+                .first(where: { image(records[$0])!.path != own.path }) else { continue }
+            var other = image(records[j])!
+            other.marker = own.marker
+            switch out[i] {
+            case .caption(var c): c.image = other; out[i] = .caption(c)
+            case .conversation(var c): c.images = [other]; out[i] = .conversation(c)
+            case .preference: break
+            }
+        }
+        return out
+    }
+
+    /// Mean token cross-entropy over the records' samples; nil when none has a supervised token.
+    static func meanLoss(_ records: [DataRecord], generator: Generator) throws -> (loss: Double, tokens: Int)? {
         var samples: [TrainingSample] = []
-        for r in lm.prefix(limit * 4) {
+        for r in records {
             if let s = try? generator.builder.samples(r) { samples += s }
         }
-        guard !samples.isEmpty else { return }
+        guard !samples.isEmpty else { return nil }
         let source = InMemorySamples(samples)
         let maxLength = max(samples.map(\.length).max()!, 64)
         let loader = try DataLoader(source: source, config: DataLoaderConfig(maxLength: maxLength, batch: .rows(1),
@@ -179,7 +333,6 @@ public enum Evaluation {
                 total += Double(loss.item); tokens += n
             }
         }
-        report.heldOutLoss = tokens > 0 ? total / Double(tokens) : nil
-        report.lossTokens = tokens
+        return tokens > 0 ? (total / Double(tokens), tokens) : nil
     }
 }

@@ -104,8 +104,10 @@ final class ThreadsTests: XCTestCase {
         XCTAssertEqual(seen, [1, 1])
     }
 
-    /// GEMMs split into row panels (tall), column panels (short and wide) or not
-    /// at all give the same values as on one thread, for every transpose.
+    /// GEMMs split into row panels (tall) or not at all give the same values as
+    /// on one thread, for every transpose; column panels (short and wide) agree
+    /// to rounding (OpenBLAS's Haswell and Zen kernels sum the columns of a
+    /// narrower product in another order).
     func testSplitGEMMsMatchOneThread() {
         let saved = Threads.count
         defer { Threads.set(saved) }
@@ -118,7 +120,13 @@ final class ThreadsTests: XCTestCase {
                 Threads.set(2)
                 let two = matmul(a, b, transposeA: ta, transposeB: tb)
                 XCTAssertEqual(two.shape, [m, n])
-                XCTAssertEqual(two.scalars, one, "\(m)×\(n)×\(k) transposes \(ta) \(tb)")
+                if m >= 2 * 2 * 48 || m * n * k < 1 << 20 {
+                    XCTAssertEqual(two.scalars, one, "\(m)×\(n)×\(k) transposes \(ta) \(tb)")
+                } else {
+                    let worst = zip(two.scalars, one).map { abs($0 - $1) / max(abs($1), 1) }.max()!
+                    XCTAssertLessThan(worst, 1e-4, "\(m)×\(n)×\(k) transposes \(ta) \(tb)")
+                    XCTAssertGreaterThan(zip(two.scalars, one).filter { $0 == $1 }.count, one.count / 2)
+                }
             }
         }
     }

@@ -55,7 +55,7 @@ final class SyntheticRenderingTests: XCTestCase {
                 XCTAssertLessThanOrEqual(Double(b[3]), Double(o.position.row + 1) * cell)
                 // Small and large are far apart.
                 let side = max(b[2] - b[0], b[3] - b[1])
-                XCTAssertTrue(o.size == .small ? (28...36).contains(side) : (50...64).contains(side), "\(o) \(side)")
+                XCTAssertTrue(o.size == .small ? (38...50).contains(side) : (56...70).contains(side), "\(o) \(side)")
             }
             XCTAssertEqual(Set(objects.map(\.position)).count, objects.count, t.id)
         }

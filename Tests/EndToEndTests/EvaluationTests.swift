@@ -1,0 +1,52 @@
+import Foundation
+import Datasets
+import Training
+import XCTest
+
+/// `trainer eval` on a briefly trained micro model: both losses, the seeing
+/// figures and one `--answers` line per question.
+final class EvaluationTests: XCTestCase {
+    func testEvaluationMeasuresSeeingAndWritesEveryAnswer() throws {
+        let dir = E2E.scratch("evaluation")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let recipe = try E2E.recipe(E2E.captionRecipe(name: "eval", dir: dir, steps: 4), in: dir)
+        _ = try TrainingRun(recipe: recipe, options: E2E.quiet(RunOptions())).run()
+
+        var o = EvaluationOptions()
+        o.limit = 3
+        o.maxTokens = 12
+        o.prompt = "Describe this image in detail."
+        o.answers = dir.appendingPathComponent("answers.jsonl").path
+        let data = E2E.root.appendingPathComponent("Data/synth/captions-heldout.jsonl").path
+        let r = try Evaluation.run(checkpoint: dir.appendingPathComponent("ckpt/latest.h5").path, data: data, options: o)
+
+        let right = try XCTUnwrap(r.heldOutLoss), swapped = try XCTUnwrap(r.swappedLoss)
+        XCTAssertEqual(try XCTUnwrap(r.swapRatio), swapped / right, accuracy: 1e-12)
+        XCTAssertNotEqual(swapped, right)          // other images, other loss
+        XCTAssertEqual(r.generated, 3)
+        XCTAssertNotNil(r.recall)                  // the world's ground truth was found and read
+        XCTAssertNotNil(r.responseHallucinationRate)
+
+        let lines = try String(contentsOfFile: o.answers!, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 3)
+        for line in lines {
+            let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            XCTAssertEqual(object["question"] as? String, "Describe this image in detail.")
+            XCTAssertNotNil(object["answer"] as? String)
+            XCTAssertTrue((object["image"] as? String)?.hasSuffix(".png") == true)
+            XCTAssertNotNil(object["claims"] as? [[String: Any]])
+        }
+    }
+
+    func testSwappedImagesComeFromOtherRecords() throws {
+        let data = E2E.root.appendingPathComponent("Data/synth/sft-part1-heldout.json")
+        let records = try readRecords(data)
+        let swapped = Evaluation.swappedImages(records)
+        XCTAssertEqual(swapped.count, records.count)
+        for (a, b) in zip(records, swapped) {
+            guard case .conversation(let x) = a, case .conversation(let y) = b else { continue }
+            if x.images.count == 1 { XCTAssertNotEqual(x.images[0].path, y.images[0].path, x.id) }
+            else { XCTAssertEqual(x.images, y.images) }
+        }
+    }
+}
