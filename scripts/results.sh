@@ -19,6 +19,15 @@ field() { local v; v=$(grep -o "\"$2\" : [-0-9.e]*" <<<"$1" | head -1 | awk '{pr
           [ -n "$v" ] && printf "%.${3:-3}f" "$v" || echo "–"; }
 seconds() { local v; v=$(awk -v p="$1" '$1 == p { print $2 }' "$times" 2>/dev/null); [ -n "$v" ] && echo "${v} s" || echo "–"; }
 
+# Mean `rewards/accuracies` of each quarter of the DPO phase's steps.
+dpo_quarters() {
+  grep -o '"rewards/accuracies":[-0-9.e]*' Checkpoints/dpo/metrics.jsonl 2>/dev/null | cut -d: -f2 |
+    awk '{ v[NR] = $1 } END { if (NR < 4) { print "–"; exit }
+          for (q = 0; q < 4; q++) { s = 0; n = 0
+            for (i = int(q * NR / 4) + 1; i <= int((q + 1) * NR / 4); i++) { s += v[i]; n++ }
+            printf "%s%.2f", (q ? ", " : ""), s / n } }'
+}
+
 row() {   # row PHASE
   local phase=$1 ckpt=Checkpoints/$1/latest.h5 caption=() read=()
   # The pretraining phases know only the caption prompt; SFT and DPO are asked as a user would.
@@ -53,7 +62,9 @@ row() {   # row PHASE
     [ -e Checkpoints/$phase/latest.h5 ] && row $phase
   done
   echo
-  echo "RLAIF-V data: $(seconds rlaifv); the whole chain: $(seconds chain) of training (evaluation not included)."
+  echo "RLAIF-V data: $(seconds rlaifv), $(grep -c . Checkpoints/rlaifv/preference.jsonl 2>/dev/null || echo 0) pairs."
+  echo "DPO \`rewards/accuracies\` by quarter of the phase: $(dpo_quarters)."
+  echo "The whole chain: $(seconds chain) of training (evaluation not included)."
   echo "<!-- results:end -->"
 } | tee "$out"
 awk -v table="$out" '

@@ -20,6 +20,12 @@ final class PhaseData {
     init(recipe: Recipe, phase: Recipe.Phase, model: MiniCPMV, log: @escaping (String) -> Void,
          restoring saved: String?) throws {
         spec = phase.data
+        let positions = model.config.llm.maxPositionEmbeddings
+        guard phase.data.maxLength <= positions else {
+            throw RecipeError(file: recipe.file, line: nil, message: "phase `\(phase.name)`: `data.max_length` "
+                              + "\(phase.data.maxLength) is longer than the model's \(positions) positions "
+                              + "(`max_position_embeddings`)")
+        }
         let cache = phase.data.cache ?? "Checkpoints/.cache"
         let builder = try RunSetup.builder(phase.data, config: model.config)
         cacheDirectory = cache

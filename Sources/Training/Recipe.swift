@@ -158,7 +158,9 @@ extension Recipe {
         for m in trainable where !Recipe.modules.contains(m) {
             throw f.error("train", "names an unknown module `\(m)` (known: vpm, resampler, llm)")
         }
-        seed = UInt64(try f.int("seed", default: 1234))
+        let seed = try f.int("seed", default: 1234)
+        guard seed >= 0 else { throw f.error("seed", "must be a non-negative integer, got \(seed)") }
+        self.seed = UInt64(seed)
         threads = try f.int("threads")
         logEvery = try f.int("log_every", default: 1)
         optimizer = try Recipe.optimizer(f.object("optimizer"), f)
@@ -197,8 +199,22 @@ extension Recipe {
             phases = [Phase(name: name, data: try Recipe.data(baseData, file: file), steps: baseSteps,
                             schedule: try Recipe.schedule(baseSchedule), trainable: trainable)]
         }
-        for p in phases where p.steps <= 0 {
-            throw RecipeError(file: file, line: nil, message: "phase `\(p.name)`: `steps` must be positive")
+        for p in phases {
+            func fail(_ message: String) -> RecipeError { RecipeError(file: file, line: nil, message: "phase `\(p.name)`: " + message) }
+            guard p.steps > 0 else { throw fail("`steps` must be positive") }
+            let s = p.schedule
+            guard s.warmup >= 0, s.warmup <= p.steps else {
+                throw fail("`schedule.warmup` (\(s.warmup)) must lie between 0 and the phase's \(p.steps) steps")
+            }
+            guard s.decayFraction >= 0, s.decayFraction <= 1 else {
+                throw fail("`schedule.decay_fraction` (\(s.decayFraction)) must lie in [0, 1]")
+            }
+            if s.kind == "wsd", s.decaySteps == nil, s.decayFraction > 0,
+               Int((Double(p.steps) * s.decayFraction).rounded()) == 0 {
+                throw fail("`schedule.decay_fraction` \(s.decayFraction) of \(p.steps) steps rounds to no decay step; "
+                           + "raise it or set `decay_fraction: 0`")
+            }
+            if let d = s.decaySteps, d < 0 || d > p.steps { throw fail("`schedule.decay_steps` (\(d)) must lie in 0...\(p.steps)") }
         }
         try f.rejectUnknown(known: ["name", "model", "init", "train", "seed", "threads", "log_every", "optimizer",
                                     "checkpoint", "eval", "dpo", "data", "steps", "schedule", "phases"])
@@ -275,7 +291,7 @@ extension Recipe {
             weightDecay: try o.double("weight_decay", default: 0.1),
             beta1: betas[0], beta2: betas[1],
             eps: try o.double("eps", default: 1e-8),
-            clip: clip.flatMap { $0 > 0 ? $0 : nil },
+            clip: clip,
             accumulation: try o.int("accumulation", default: 1),
             lrMultipliers: try o.numberMap("lr_multipliers") ?? [:],
             mup: try o.bool("mup", default: false),
@@ -284,6 +300,15 @@ extension Recipe {
             throw o.error("lr_multipliers", "names an unknown module `\(k)`")
         }
         guard spec.accumulation >= 1 else { throw o.error("accumulation", "must be at least 1") }
+        guard spec.lr.isFinite, spec.lr >= 0 else { throw o.error("lr", "must be a finite number ≥ 0, got \(spec.lr)") }
+        guard (0..<1).contains(spec.beta1), (0..<1).contains(spec.beta2) else {
+            throw o.error("betas", "must both lie in [0, 1), got [\(spec.beta1), \(spec.beta2)]")
+        }
+        guard spec.eps.isFinite, spec.eps > 0 else { throw o.error("eps", "must be a finite number > 0, got \(spec.eps)") }
+        guard spec.weightDecay.isFinite, spec.weightDecay >= 0 else {
+            throw o.error("weight_decay", "must be a finite number ≥ 0, got \(spec.weightDecay)")
+        }
+        if let c = clip, !(c.isFinite && c > 0) { throw o.error("clip", "must be a finite number > 0, got \(c)") }
         try o.rejectUnknown(known: ["lr", "weight_decay", "betas", "eps", "clip", "accumulation", "lr_multipliers",
                                     "mup", "decay_norms_and_biases"])
         return spec
@@ -293,12 +318,16 @@ extension Recipe {
         let spec = CheckpointSpec(dir: try c?.string("dir") ?? "Checkpoints/\(name)",
                                   every: try c?.int("every") ?? 0,
                                   keep: try c?.int("keep") ?? 3)
+        if let c, spec.every < 0 { throw c.error("every", "must be a number of steps ≥ 0 (0: only at the end)") }
+        if let c, spec.keep <= 0 { throw c.error("keep", "must be at least 1") }
         try c?.rejectUnknown(known: ["dir", "every", "keep"])
         return spec
     }
 
     static func evaluation(_ e: YAMLFields?) throws -> EvaluationSpec {
         let spec = EvaluationSpec(every: try e?.int("every") ?? 0, batches: try e?.int("batches") ?? 4)
+        if let e, spec.every < 0 { throw e.error("every", "must be a number of steps ≥ 0 (0: no evaluation)") }
+        if let e, spec.batches <= 0 { throw e.error("batches", "must be at least 1") }
         try e?.rejectUnknown(known: ["every", "batches"])
         return spec
     }

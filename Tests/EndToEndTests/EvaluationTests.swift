@@ -50,3 +50,16 @@ final class EvaluationTests: XCTestCase {
         }
     }
 }
+
+/// Input that used to trap ends in an error naming the problem.
+final class RunInputTests: XCTestCase {
+    func testMaxLengthBeyondThePositionsIsAnError() throws {
+        let dir = E2E.scratch("max-length")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let recipe = try E2E.recipe(E2E.captionRecipe(name: "long", dir: dir, steps: 4), in: dir,
+                                    overrides: ["data.max_length=1000000"])
+        XCTAssertThrowsError(try TrainingRun(recipe: recipe, options: E2E.quiet(RunOptions())).run()) { e in
+            XCTAssertTrue("\(e)".contains("`data.max_length` 1000000 is longer than the model's 2048 positions"), "\(e)")
+        }
+    }
+}

@@ -1,23 +1,25 @@
 import XCTest
 import Training
 
+let demoRecipe = """
+name: demo
+model: tiny
+train: [resampler]
+data:
+  train: Data/captions.jsonl
+  tokenizer: Data/tokenizer.json
+  resolution: 224
+optimizer:
+  lr: 1e-3
+  betas: [0.9, 0.98]
+schedule:
+  kind: wsd
+  warmup: 5
+steps: 40
+"""
+
 final class RecipeTests: XCTestCase {
-    let base = """
-    name: demo
-    model: tiny
-    train: [resampler]
-    data:
-      train: Data/captions.jsonl
-      tokenizer: Data/tokenizer.json
-      resolution: 224
-    optimizer:
-      lr: 1e-3
-      betas: [0.9, 0.98]
-    schedule:
-      kind: wsd
-      warmup: 5
-    steps: 40
-    """
+    let base = demoRecipe
 
     func testParsesDefaultsAndValues() throws {
         let r = try Recipe.parse(base, file: "demo.yaml")
@@ -112,5 +114,42 @@ final class ShippedRecipeTests: XCTestCase {
         for name in names {
             XCTAssertNoThrow(try Recipe.load(dir.appendingPathComponent(name).path), name)
         }
+    }
+}
+
+/// Values that parse but cannot train are refused, naming the key.
+final class RecipeValueTests: XCTestCase {
+    let base = demoRecipe
+
+    func assertRefused(_ from: String, _ to: String, naming key: String, file: StaticString = #filePath, line: UInt = #line) {
+        let text = base.replacingOccurrences(of: from, with: to)
+        XCTAssertNotEqual(text, base, "the edit did not apply", file: file, line: line)
+        XCTAssertThrowsError(try Recipe.parse(text, file: "r.yaml"), file: file, line: line) { e in
+            XCTAssertTrue("\(e)".contains(key), "\(e)", file: file, line: line)
+        }
+    }
+
+    func testRefusesValuesThatCannotTrain() {
+        assertRefused("steps: 40", "steps: 40\nseed: -1", naming: "`seed` must be a non-negative integer")
+        assertRefused("lr: 1e-3", "lr: -1e-3", naming: "`optimizer.lr`")
+        assertRefused("lr: 1e-3", "lr: .nan", naming: "`optimizer.lr`")
+        assertRefused("lr: 1e-3", "lr: .inf", naming: "`optimizer.lr`")
+        assertRefused("betas: [0.9, 0.98]", "betas: [0.9, 1.0]", naming: "`optimizer.betas`")
+        assertRefused("betas: [0.9, 0.98]", "betas: [-0.1, 0.98]", naming: "`optimizer.betas`")
+        assertRefused("lr: 1e-3", "lr: 1e-3\n  eps: 0", naming: "`optimizer.eps`")
+        assertRefused("lr: 1e-3", "lr: 1e-3\n  weight_decay: -0.1", naming: "`optimizer.weight_decay`")
+        assertRefused("lr: 1e-3", "lr: 1e-3\n  clip: 0", naming: "`optimizer.clip`")
+        assertRefused("warmup: 5", "warmup: 41", naming: "`schedule.warmup`")
+        assertRefused("warmup: 5", "warmup: 5\n  decay_fraction: 0.01", naming: "rounds to no decay step")
+        assertRefused("steps: 40", "steps: 40\ncheckpoint:\n  keep: 0", naming: "`checkpoint.keep`")
+        assertRefused("steps: 40", "steps: 40\ncheckpoint:\n  every: -5", naming: "`checkpoint.every`")
+        assertRefused("steps: 40", "steps: 40\neval:\n  batches: 0", naming: "`eval.batches`")
+    }
+
+    func testAcceptsTheBoundaries() throws {
+        let text = base.replacingOccurrences(of: "lr: 1e-3", with: "lr: 0\n  weight_decay: 0\n  clip: 0.5")
+            .replacingOccurrences(of: "warmup: 5", with: "warmup: 40\n  decay_fraction: 0")
+        let r = try Recipe.parse(text, file: "r.yaml")
+        XCTAssertEqual(r.optimizer.clip, 0.5)
     }
 }
