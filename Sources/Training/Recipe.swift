@@ -23,6 +23,8 @@ public struct Recipe {
     /// The recipe file's text after overrides, and a hash of it.
     public var text: String
     public var file: String
+    /// The `key=value` overrides applied to the file (`trainer run --set`).
+    public var overrides: [String] = []
 
     public enum Initialization: Equatable {
         case random
@@ -138,7 +140,9 @@ extension Recipe {
         }
         for o in overrides { root = try applyOverride(o, to: root, file: file) }
         let text = overrides.isEmpty ? yaml : ((try? Yams.serialize(node: root)) ?? yaml)
-        return try Recipe(fields: YAMLFields(root, file: file, path: ""), text: text, file: file)
+        var recipe = try Recipe(fields: YAMLFields(root, file: file, path: ""), text: text, file: file)
+        recipe.overrides = overrides
+        return recipe
     }
 
     init(fields f: YAMLFields, text: String, file: String) throws {
@@ -347,6 +351,18 @@ extension Recipe {
         }
         try d.rejectUnknown(known: ["beta", "loss", "label_smoothing", "average_logps", "sft_weight", "reference"])
         return spec
+    }
+}
+
+extension Recipe {
+    /// The command that runs this recipe again with the same overrides, e.g. to resume it.
+    public func command(_ extra: String) -> String {
+        func quoted(_ s: String) -> String {
+            s.allSatisfy { $0.isLetter || $0.isNumber || "-_./=:,+@".contains($0) } ? s
+                : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        }
+        return (["trainer", "run", quoted(file)] + overrides.flatMap { ["--set", quoted($0)] } + [extra])
+            .joined(separator: " ")
     }
 }
 

@@ -70,8 +70,20 @@ extension TrainingRun {
             moments[path] = (Tensor(m, shape: ms), Tensor(v, shape: vs))
         }
         let step = Int(try f.readInt64s("optimizer/step").values.first ?? 0)
+        let savedState = try f.readRunState()
+        // Mid-phase, every parameter the phase trains has taken steps: its moments must be there.
+        if savedState.stepInPhase > 0, recipe.phases.indices.contains(savedState.phase) {
+            let missing = Self.missingMoments(parameters: model.namedParameters().map(\.0),
+                                              trainedModules: recipe.phases[savedState.phase].trainable,
+                                              present: Set(moments.keys))
+            if !missing.isEmpty {
+                throw CheckpointError(file: path, message: "cannot resume: the optimizer moments of \(missing.count) "
+                                      + "trained parameter(s) are missing: " + missing.prefix(5).joined(separator: ", ")
+                                      + (missing.count > 5 ? ", …" : ""))
+            }
+        }
         optimizer.restore(step: step, moments: moments)
-        state = try f.readRunState()
+        state = savedState
         if f.exists("state/reference_logps/train") {
             pendingReference = (try f.readFloats("state/reference_logps/train").values,
                                 try f.readFloats("state/reference_logps/eval").values)
@@ -82,6 +94,13 @@ extension TrainingRun {
             branchedSteps = (phase: p, steps: state.stepInPhase + decay)
         }
         resumedFrom = path
+    }
+
+    /// The parameters of `trainedModules` ("vpm", "resampler", "llm") that have no moments in `present`.
+    public static func missingMoments(parameters: [String], trainedModules: [String], present: Set<String>) -> [String] {
+        parameters.filter { path in
+            trainedModules.contains { path == $0 || path.hasPrefix($0 + ".") } && !present.contains(path)
+        }
     }
 }
 
@@ -124,4 +143,5 @@ extension Recipe {
         }
         return f
     }
+
 }

@@ -170,7 +170,7 @@ public final class TrainingRun {
                 }
                 if stopNow {
                     progress.newline()
-                    options.log("stopped at step \(state.globalStep); resume with `trainer run \(recipe.file) --resume latest`")
+                    options.log("stopped at step \(state.globalStep); resume with `\(recipe.command("--resume latest"))`")
                     summary.interrupted = true
                     return finish(summary, start: start, tokens: tokensThisRun)
                 }
@@ -242,6 +242,9 @@ public enum InterruptFlag {
         let handler: @convention(c) (Int32) -> Void = { sig in
             if InterruptFlag.flag != 0 { _exit(128 + sig) }
             InterruptFlag.flag = 1
+            // write(2) only: nothing that allocates or locks inside a signal handler.
+            let note: StaticString = "\ninterrupted: finishing the step, then saving a checkpoint; interrupt again to stop at once (nothing is saved)\n"
+            _ = write(2, note.utf8Start, note.utf8CodeUnitCount)
         }
         signal(SIGINT, handler)
         signal(SIGTERM, handler)

@@ -63,3 +63,11 @@ final class RunInputTests: XCTestCase {
         }
     }
 }
+
+final class MissingMomentsTests: XCTestCase {
+    func testNamesTrainedParametersWithoutMoments() {
+        let missing = TrainingRun.missingMoments(parameters: ["vpm.a", "resampler.b", "llm.c", "llm.d", "llmx.e"],
+                                                 trainedModules: ["resampler", "llm"], present: ["resampler.b", "llm.c"])
+        XCTAssertEqual(missing, ["llm.d"])
+    }
+}

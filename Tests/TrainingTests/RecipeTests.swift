@@ -153,3 +153,12 @@ final class RecipeValueTests: XCTestCase {
         XCTAssertEqual(r.optimizer.clip, 0.5)
     }
 }
+
+final class RecipeCommandTests: XCTestCase {
+    func testCommandRepeatsEveryOverride() throws {
+        let r = try Recipe.parse(demoRecipe, file: "Recipes/my run.yaml",
+                                 overrides: ["optimizer.lr=3e-4", "data.prompt=What is it?"])
+        XCTAssertEqual(r.command("--resume latest"),
+                       "trainer run 'Recipes/my run.yaml' --set optimizer.lr=3e-4 --set 'data.prompt=What is it?' --resume latest")
+    }
+}
