@@ -55,6 +55,8 @@ public struct EvaluationReport: Codable {
     /// (case and punctuation ignored) / questions asked.
     public var answerAccuracy: Double?
     public var questions: Int = 0
+    /// Questions and loss samples left out because their image could not be read.
+    public var skippedImages: Int = 0
     public var examples: [Example] = []
 
     public init(checkpoint: String, data: String) {
@@ -100,6 +102,7 @@ public struct EvaluationReport: Codable {
         for case let (name, value?) in seeing { parts.append(name + String(format: " %.3f", value)) }
         if let c = characterErrorRate { parts.append(String(format: "CER %.3f (%d readings)", c, readings)) }
         if let a = answerAccuracy { parts.append(String(format: "answers right %.3f (%d questions)", a, questions)) }
+        if skippedImages > 0 { parts.append("\(skippedImages) skipped for unreadable images") }
         return parts.joined(separator: ", ") + " (\(generated) answers generated)"
     }
 }
@@ -142,6 +145,8 @@ public struct EvaluationOptions {
     public var skipAnswers = false
     /// Write every generated answer, with the checker's verdicts, to this JSONL file.
     public var answers: String?
+    /// The tokenizer, for a checkpoint without a recipe inside (imported weights).
+    public var tokenizer: String?
     public var log: (String) -> Void = { _ in }
     public init() {}
 }
@@ -170,19 +175,25 @@ struct AnswerLine: Encodable {
 
 public enum Evaluation {
     public static func run(checkpoint: String, data: String, options: EvaluationOptions = EvaluationOptions()) throws -> EvaluationReport {
-        let generator = try Generator(checkpoint: checkpoint)
-        var report = EvaluationReport(checkpoint: checkpoint, data: data)
         let url = URL(fileURLWithPath: data)
         guard FileManager.default.fileExists(atPath: data) else {
             throw RecipeError(file: data, line: nil, message: "data file not found")
         }
         let records = try readRecords(url)
+        guard !records.isEmpty else { throw RecipeError(file: data, line: nil, message: "the file holds no records") }
+        let generator = try Generator(checkpoint: checkpoint, tokenizer: options.tokenizer)
+        var report = EvaluationReport(checkpoint: checkpoint, data: data)
         if !options.skipLoss { try lossFigures(records, generator: generator, into: &report, limit: options.limit) }
         if options.skipAnswers { return report }
 
         let items = Array(self.items(records, captionPrompt: options.prompt ?? generator.builder.captionPrompt,
                                      prompt: options.prompt).prefix(options.limit))
-        guard !items.isEmpty else { return report }
+        guard !items.isEmpty else {
+            if report.heldOutLoss == nil {
+                throw RecipeError(file: data, line: nil, message: "nothing to evaluate: no record gave a sample or a question")
+            }
+            return report
+        }
         let metadataPath = options.metadata ?? url.deletingLastPathComponent().appendingPathComponent("metadata.jsonl").path
         let checker = FileManager.default.fileExists(atPath: metadataPath)
             ? try SyntheticWorldChecker(metadata: URL(fileURLWithPath: metadataPath)) : nil
@@ -193,10 +204,19 @@ public enum Evaluation {
         var rng = RNG(seed: 0)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var answered: [EvaluationItem] = []
         for (i, item) in items.enumerated() {
-            let answer = try generator.generate(question: item.question, images: [item.image],
+            let answer: String
+            do {
+                answer = try generator.generate(question: item.question, images: [item.image],
                                                 maxTokens: options.maxTokens, rng: &rng)
+            } catch let e as ImageError {
+                report.skippedImages += 1
+                options.log("[\(i + 1)/\(items.count)] skipped: \(e)")
+                continue
+            }
             answers.append(answer)
+            answered.append(item)
             var example = EvaluationReport.Example(image: item.image, question: item.question, answer: answer)
             var line = AnswerLine(image: item.image, question: item.question, answer: answer)
             if let checker, let truth = checker.truth(for: item.image) {
@@ -227,7 +247,7 @@ public enum Evaluation {
         }
         report.generated = answers.count
         if answers.count >= 2 {
-            let scores = try evaluateCaptions(candidates: answers, references: items.map(\.references))
+            let scores = try evaluateCaptions(candidates: answers, references: answered.map(\.references))
             report.bleu4 = scores.bleu4
             report.ciderD = scores.ciderD
         }
@@ -235,6 +255,10 @@ public enum Evaluation {
         report.write(seeing)
         if characters > 0 { report.characterErrorRate = Double(edits) / Double(characters) }
         if report.questions > 0 { report.answerAccuracy = Double(matched) / Double(report.questions) }
+        if answers.isEmpty && report.heldOutLoss == nil {
+            throw RecipeError(file: data, line: nil, message: "nothing to evaluate: no record gave a sample or a question"
+                              + (report.skippedImages > 0 ? " (\(report.skippedImages) unreadable images)" : ""))
+        }
         if let path = options.answers {
             do {
                 try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
@@ -278,10 +302,15 @@ public enum Evaluation {
     static func lossFigures(_ records: [DataRecord], generator: Generator, into report: inout EvaluationReport,
                             limit: Int) throws {
         let lm = Array(records.filter { if case .preference = $0 { return false } else { return true } }.prefix(limit * 4))
-        guard let right = try meanLoss(lm, generator: generator) else { return }
+        var skipped = 0
+        guard let right = try meanLoss(lm, generator: generator, skipped: &skipped) else {
+            report.skippedImages += skipped
+            return
+        }
+        report.skippedImages += skipped
         report.heldOutLoss = right.loss
         report.lossTokens = right.tokens
-        if let swapped = try meanLoss(swappedImages(lm), generator: generator) {
+        if let swapped = try meanLoss(swappedImages(lm), generator: generator, skipped: &skipped) {
             report.swappedLoss = swapped.loss
             report.swapRatio = swapped.loss / right.loss
         }
@@ -315,10 +344,11 @@ public enum Evaluation {
     }
 
     /// Mean token cross-entropy over the records' samples; nil when none has a supervised token.
-    static func meanLoss(_ records: [DataRecord], generator: Generator) throws -> (loss: Double, tokens: Int)? {
+    /// Records whose image cannot be read are left out and counted in `skipped`.
+    static func meanLoss(_ records: [DataRecord], generator: Generator, skipped: inout Int) throws -> (loss: Double, tokens: Int)? {
         var samples: [TrainingSample] = []
         for r in records {
-            if let s = try? generator.builder.samples(r) { samples += s }
+            do { samples += try generator.builder.samples(r) } catch is ImageError { skipped += 1 }
         }
         guard !samples.isEmpty else { return nil }
         let source = InMemorySamples(samples)

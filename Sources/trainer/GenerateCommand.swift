@@ -63,6 +63,8 @@ struct Eval: ParsableCommand {
     var metadata: String?
     @Option(help: "Write every generated answer, with the checker's claims and verdicts, to this JSONL file.")
     var answers: String?
+    @Option(help: "Tokenizer, for a checkpoint without a recipe inside (imported weights).")
+    var tokenizer: String?
     @Flag(name: .customLong("loss-only"), help: "Only the held-out losses; generate nothing.")
     var lossOnly = false
     @Flag(name: .customLong("no-loss"), help: "Only the generated answers; skip the held-out losses.")
@@ -82,7 +84,7 @@ struct Eval: ParsableCommand {
         try reportingErrors {
             var o = EvaluationOptions()
             o.prompt = prompt; o.limit = limit; o.maxTokens = maxTokens; o.metadata = metadata
-            o.answers = answers; o.skipLoss = noLoss; o.skipAnswers = lossOnly
+            o.answers = answers; o.skipLoss = noLoss; o.skipAnswers = lossOnly; o.tokenizer = tokenizer
             if verbose { o.log = { print($0) } }
             let r = try Evaluation.run(checkpoint: checkpoint, data: data, options: o)
             if json {

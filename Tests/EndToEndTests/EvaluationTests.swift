@@ -38,6 +38,32 @@ final class EvaluationTests: XCTestCase {
         }
     }
 
+    func testUnreadableImagesAreSkippedAndAnEmptyFileIsAnError() throws {
+        let dir = E2E.scratch("evaluation-bad")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let recipe = try E2E.recipe(E2E.captionRecipe(name: "eval", dir: dir, steps: 4), in: dir)
+        _ = try TrainingRun(recipe: recipe, options: E2E.quiet(RunOptions())).run()
+        let checkpoint = dir.appendingPathComponent("ckpt/latest.h5").path
+
+        try Data("not a picture".utf8).write(to: dir.appendingPathComponent("bad.png"))
+        let good = E2E.root.appendingPathComponent("Data/synth/images/shapes-0010.png").path
+        let data = dir.appendingPathComponent("mixed.jsonl")
+        try ("{\"image\": \"bad.png\", \"caption\": \"A red circle.\"}\n"
+             + "{\"image\": \"\(good)\", \"caption\": \"A blue square.\"}\n").write(to: data, atomically: true, encoding: .utf8)
+        var o = EvaluationOptions()
+        o.maxTokens = 4
+        let r = try Evaluation.run(checkpoint: checkpoint, data: data.path, options: o)
+        XCTAssertEqual(r.generated, 1)
+        XCTAssertEqual(r.skippedImages, 2)          // once for the loss, once for the answer
+        XCTAssertNotNil(r.heldOutLoss)
+
+        let empty = dir.appendingPathComponent("empty.jsonl")
+        try Data().write(to: empty)
+        XCTAssertThrowsError(try Evaluation.run(checkpoint: checkpoint, data: empty.path, options: o)) { e in
+            XCTAssertTrue("\(e)".contains("empty.jsonl"), "\(e)")
+        }
+    }
+
     func testSwappedImagesComeFromOtherRecords() throws {
         let data = E2E.root.appendingPathComponent("Data/synth/sft-part1-heldout.json")
         let records = try readRecords(data)
