@@ -43,7 +43,7 @@ parity: deps
 	$(SWIFT) test -c $(CONFIG) --skip-build --filter Parity
 
 run: build
-	$(TRAINER) run $(RECIPE)
+	$(TRAINER) run $(RECIPE) --overwrite
 
 # The generated world the chain trains on (4,096 shapes images, 512 documents)
 # and the held-out world it is measured on (another seed); neither is committed.

@@ -3,7 +3,8 @@
 # paper's pretraining stages 1-3, SFT Part-1 and Part-2, then RLAIF-V (sample
 # on policy, score with the world's checker, build pairs) and DPO. Each phase
 # starts from the previous checkpoint; the wall time of every phase goes to
-# Checkpoints/chain-times.txt.
+# Checkpoints/chain-times.txt. Each phase starts over (`--overwrite`): rerunning
+# the chain replaces the previous one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TRAINER=${TRAINER:-.build/release/trainer}
@@ -34,8 +35,8 @@ rlaifv() {
 }
 
 start=$(date +%s)
-for r in foundation stage1 stage2 stage3 sft; do phase $r $TRAINER run Recipes/$r.yaml; done
+for r in foundation stage1 stage2 stage3 sft; do phase $r $TRAINER run Recipes/$r.yaml --overwrite; done
 phase rlaifv rlaifv
-phase dpo $TRAINER run Recipes/dpo.yaml
+phase dpo $TRAINER run Recipes/dpo.yaml --overwrite
 echo "chain $(( $(date +%s) - start ))" >> "$times"
 echo "chain finished in $(( $(date +%s) - start )) s (per phase: $times)"

@@ -54,12 +54,17 @@ public struct CheckpointDirectory {
             unlink(temp)
             throw error
         }
-        // latest.h5 → step file, replaced atomically.
-        let linkTemp = latestLink + ".tmp-\(getpid())"
-        unlink(linkTemp)
-        if symlink((final as NSString).lastPathComponent, linkTemp) == 0 { rename(linkTemp, latestLink) }
-        for old in existing().dropLast(keep) { unlink(old.path) }
+        pointLatest(at: final)
+        // Only older checkpoints go: the one just written stays, and `latest.h5` with it.
+        for old in existing().filter({ $0.step < step }).dropLast(keep - 1) { unlink(old.path) }
         return final
+    }
+
+    /// Points `latest.h5` at `target` (a file of this folder), replaced atomically.
+    public func pointLatest(at target: String) {
+        let temp = latestLink + ".tmp-\(getpid())"
+        unlink(temp)
+        if symlink((target as NSString).lastPathComponent, temp) == 0 { rename(temp, latestLink) }
     }
 }
 

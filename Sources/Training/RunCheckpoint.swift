@@ -92,6 +92,10 @@ extension TrainingRun {
             let p = state.phase
             schedules[p] = try schedules[p].branchingDecay(from: state.stepInPhase, decaySteps: decay)
             branchedSteps = (phase: p, steps: state.stepInPhase + decay)
+            // The branch writes beside the main run, never over its later checkpoints.
+            let folder = (directory.path as NSString)
+                .appendingPathComponent("decay-\(decay)-from-step-\(String(format: "%06d", state.globalStep))")
+            directory = CheckpointDirectory(path: folder, keep: directory.keep)
         }
         resumedFrom = path
     }

@@ -14,6 +14,9 @@ public struct RunOptions {
     public var branchDecaySteps: Int?
     /// Stop after this global step as if interrupted (a checkpoint is written).
     public var stopAfter: Int?
+    /// Start over in a folder that holds checkpoints (deleting them), or resume
+    /// from a checkpoint that has newer ones after it (deleting those).
+    public var overwrite = false
     public var showProgress = true
     public var log: (String) -> Void = { print($0); fflush(stdout) }
     public init(resume: String? = nil, branchDecaySteps: Int? = nil, stopAfter: Int? = nil) {
@@ -43,7 +46,9 @@ public final class TrainingRun {
     let options: RunOptions
     let optimizer: AdamW
     var trainable: TrainableSet
-    let directory: CheckpointDirectory
+    /// Where checkpoints go: the recipe's folder, or for a branched decay a
+    /// sub-folder of it named after the branch (`decay-N-from-step-S`).
+    var directory: CheckpointDirectory
     var state: RunState
     var schedules: [LRSchedule]
     var counts: (trainable: Int, frozen: Int)
@@ -111,8 +116,12 @@ public final class TrainingRun {
 
     public func run() throws -> RunSummary {
         let start = Date()
-        try FileManager.default.createDirectory(atPath: directory.path, withIntermediateDirectories: true)
-        let metricsPath = (directory.path as NSString).appendingPathComponent("metrics.jsonl")
+        let folder = try RunFolder(directory)
+        defer { folder.release() }
+        let removed = try folder.prepare(resumedStep: resumedFrom == nil ? nil : state.globalStep,
+                                         overwrite: options.overwrite)
+        if !removed.isEmpty { options.log("--overwrite: removed \(removed.joined(separator: ", "))") }
+        let metricsPath = folder.metricsPath
         metrics = MetricsLog(path: metricsPath, truncate: resumedFrom == nil)
         InterruptFlag.install()
         printHeader()

@@ -26,6 +26,9 @@ struct Run: ParsableCommand {
             help: "With --resume: branch a new decay of this many steps off a stable-phase WSD checkpoint.")
     var branchDecay: Int?
 
+    @Flag(help: "Start over in a folder that holds checkpoints of an earlier run (they are deleted), or resume from a checkpoint that has newer ones (those are deleted).")
+    var overwrite = false
+
     @Option(name: .customLong("stop-after"), help: "Stop after this global step (a checkpoint is written), as if interrupted.")
     var stopAfter: Int?
 
@@ -41,8 +44,9 @@ struct Run: ParsableCommand {
             if branchDecay != nil && resume == nil {
                 throw ValidationError("--branch-decay needs --resume (the stable-phase checkpoint to branch from)")
             }
-            let run = try TrainingRun(recipe: r, options: RunOptions(resume: resume, branchDecaySteps: branchDecay,
-                                                                    stopAfter: stopAfter))
+            var options = RunOptions(resume: resume, branchDecaySteps: branchDecay, stopAfter: stopAfter)
+            options.overwrite = overwrite
+            let run = try TrainingRun(recipe: r, options: options)
             let s = try run.run()
             var line = String(format: "done: %d steps in %@, %.0f tokens/s", s.steps, formatDuration(s.seconds), s.tokensPerSecond)
             if let a = s.firstLoss, let b = s.lastLoss { line += String(format: ", loss %.4f → %.4f", a, b) }
