@@ -39,13 +39,41 @@ extension SampleBuilder {
 }
 
 extension ShardCache {
-    /// The preprocessed samples of a data file: loaded from its shard when the file and the
-    /// builder's settings are unchanged, else built (and stored) first.
+    /// The preprocessed samples of a data file: loaded from its shard when the file, every
+    /// image it names and the builder's settings are unchanged, else built (and stored) first.
     public func samples(of file: URL, format: DataFormat? = nil,
                         builder: SampleBuilder) throws -> (shard: ShardReader, outcome: Outcome) {
-        let settings = builder.settings + "; format=\(format?.rawValue ?? "auto")"
+        let images = ShardCache.imageIdentity(of: try readRecords(file, format: format))
+        let settings = builder.settings + "; format=\(format?.rawValue ?? "auto"); images=\(images)"
         return try open(source: file, settings: settings) { writer in
             try builder.build(file, format: format, into: writer)
         }
+    }
+}
+
+extension ShardCache {
+    /// A digest of the identity of every image the records name: its resolved path, size
+    /// and modification time, or that it is missing. A changed, replaced, deleted or
+    /// restored image, or the same JSONL in another folder, gives another digest and so
+    /// another shard.
+    public static func imageIdentity(of records: [DataRecord]) -> String {
+        var text = ""
+        for r in records {
+            let images: [ImageReference]
+            switch r {
+            case .caption(let c): images = [c.image]
+            case .conversation(let c): images = c.images
+            case .preference(let p): images = p.images
+            }
+            for image in images {
+                var st = stat()
+                if stat(image.path, &st) == 0 {
+                    text += "\(image.path)\t\(st.st_size)\t\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)\n"
+                } else {
+                    text += "\(image.path)\tmissing\n"
+                }
+            }
+        }
+        return SHA256.hex(SHA256.hash(Array(text.utf8)))
     }
 }

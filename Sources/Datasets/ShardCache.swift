@@ -3,7 +3,8 @@ import Foundation
 /// Preprocessed samples on disk, one zstd-compressed shard per source file.
 ///
 /// A shard's key is the SHA-256 of the source file's bytes together with a settings string
-/// (tokenizer file hash, schema version, slicing and placeholder parameters, …). The same key
+/// (tokenizer file hash, schema version, slicing and placeholder parameters, and a digest of
+/// every image's resolved path, size and modification time, …). The same key
 /// finds the same shard across epochs and runs, so decoding, resizing and tokenising happen
 /// once; a changed source file or setting gives a new key and a new build. A shard that fails
 /// to open or verify is rebuilt with a warning.

@@ -129,17 +129,49 @@ final class SampleBuilderTests: XCTestCase {
         let built = try shard.sample(0)
         checkSpans(built, b, opening: ["<image>"])
 
-        // A hit reads the shard alone: the images may be gone.
-        try FileManager.default.removeItem(at: folder.url.appendingPathComponent("cat.png"))
+        // Unchanged file and images: a hit, the same samples.
         let (again, outcome2) = try cache.samples(of: file, builder: b)
         XCTAssertEqual(outcome2, .hit)
         XCTAssertEqual(try again.sample(0), built)
         XCTAssertEqual(again.report, shard.report)
-        // Another query count is another setting: a new build (which now skips the cat too).
+        // Another query count is another setting: a new build.
         let other = try builder(PlaceholderStyle(schema: .v2_6, queryCount: 5))
-        let (third, outcome3) = try cache.samples(of: file, builder: other)
+        XCTAssertEqual(try cache.samples(of: file, builder: other).outcome, .built)
+        // A deleted image is noticed: a new build, which skips it.
+        try FileManager.default.removeItem(at: folder.url.appendingPathComponent("cat.png"))
+        let (third, outcome3) = try cache.samples(of: file, builder: b)
         XCTAssertEqual(outcome3, .built)
         XCTAssertEqual(third.count, 0)
+    }
+
+    func testChangedImagesAndOtherFoldersAreNotServedFromTheCache() throws {
+        let b = try builder(PlaceholderStyle(schema: .v2_6, queryCount: 4))
+        let folder = ScratchFolder()
+        let cat = folder.url.appendingPathComponent("a/pic.png")
+        try FileManager.default.createDirectory(at: cat.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: imagesDir.appendingPathComponent("chelsea.png"), to: cat)
+        let text = "{\"id\": \"x\", \"image\": \"pic.png\", \"caption\": \"A picture.\"}\n"
+        let first = folder.write("a/captions.jsonl", text)
+        let cache = ShardCache(directory: folder.url.appendingPathComponent("cache")) { _ in }
+        let (shard, _) = try cache.samples(of: first, builder: b)
+        XCTAssertEqual(try cache.samples(of: first, builder: b).outcome, .hit)
+
+        // The same JSONL in another folder names another picture: its own build, its own pixels.
+        let other = folder.url.appendingPathComponent("b/pic.png")
+        try FileManager.default.createDirectory(at: other.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let names = try FileManager.default.contentsOfDirectory(atPath: imagesDir.path).filter { $0.hasSuffix(".png") && $0 != "chelsea.png" }
+        try FileManager.default.copyItem(at: imagesDir.appendingPathComponent(try XCTUnwrap(names.first)), to: other)
+        let second = folder.write("b/captions.jsonl", text)
+        let (copy, outcome) = try cache.samples(of: second, builder: b)
+        XCTAssertEqual(outcome, .built)
+        XCTAssertNotEqual(try copy.sample(0).slices, try shard.sample(0).slices)
+
+        // The picture replaced in place: a new build.
+        try FileManager.default.removeItem(at: cat)
+        try FileManager.default.copyItem(at: other, to: cat)
+        let (changed, outcome2) = try cache.samples(of: first, builder: b)
+        XCTAssertEqual(outcome2, .built)
+        XCTAssertEqual(try changed.sample(0).slices, try copy.sample(0).slices)
     }
 
     func testSpansThatDoNotMatchAreRejected() throws {
