@@ -75,6 +75,14 @@ extension RGBImage {
         return try decode(data: data, source: path)
     }
 
+    /// The most pixels an image may have: larger ones are refused before they are decoded
+    /// (a small PNG can hold a gigapixel of one colour). Pillow's own bound, 2 × 89,478,485;
+    /// set `TRAINER_MAX_IMAGE_PIXELS` to change it.
+    public static let pixelLimit: Int = {
+        if let v = ProcessInfo.processInfo.environment["TRAINER_MAX_IMAGE_PIXELS"], let n = Int(v), n > 0 { return n }
+        return 178_956_970
+    }()
+
     /// Decodes encoded image bytes; `source` names them in errors (a path or a record id).
     public static func decode(data: Data, source: String) throws -> RGBImage {
         if data.isEmpty { throw ImageError.corrupt(source: source, reason: "no data (empty file)") }
@@ -84,6 +92,10 @@ extension RGBImage {
         return try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> RGBImage in
             let bytes = raw.bindMemory(to: UInt8.self)
             var w: Int32 = 0, h: Int32 = 0, channelsInFile: Int32 = 0
+            if stbi_info_from_memory(bytes.baseAddress, Int32(bytes.count), &w, &h, &channelsInFile) == 1,
+               Int(w) * Int(h) > pixelLimit {
+                throw ImageError.tooLarge(source: source, width: Int(w), height: Int(h), limit: pixelLimit)
+            }
             // Asking for 3 channels makes stb convert gray → RGB (replicated) and drop
             // alpha, which is what Pillow's convert("RGB") does.
             guard let decoded = stbi_load_from_memory(bytes.baseAddress, Int32(bytes.count),

@@ -11,6 +11,8 @@ public enum ImageError: Error, Equatable, CustomStringConvertible, LocalizedErro
     case corrupt(source: String, reason: String)
     /// The decoded image has a size the pipeline cannot use.
     case invalidSize(source: String, width: Int, height: Int)
+    /// More pixels than `RGBImage.pixelLimit`; refused before decoding.
+    case tooLarge(source: String, width: Int, height: Int, limit: Int)
     /// Writing an image file failed.
     case writeFailed(path: String, reason: String)
 
@@ -24,6 +26,9 @@ public enum ImageError: Error, Equatable, CustomStringConvertible, LocalizedErro
             return "cannot decode image \(source): \(reason)"
         case .invalidSize(let source, let width, let height):
             return "image \(source) has unusable size \(width)x\(height)"
+        case .tooLarge(let source, let width, let height, let limit):
+            return "image \(source) is \(width)x\(height), more than \(limit) pixels "
+                + "(TRAINER_MAX_IMAGE_PIXELS raises the limit)"
         case .writeFailed(let path, let reason):
             return "cannot write image file \(path): \(reason)"
         }

@@ -14,6 +14,19 @@ final class ImageTests: XCTestCase {
         }
     }
 
+    /// A PNG whose header promises 16000×16000 pixels is refused before anything is decoded.
+    func testImageAboveThePixelLimitIsRefusedBeforeDecoding() {
+        func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)] }
+        var png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        png += be32(13) + Array("IHDR".utf8) + be32(16_000) + be32(16_000) + [8, 2, 0, 0, 0] + be32(0)
+        XCTAssertGreaterThan(16_000 * 16_000, RGBImage.pixelLimit)
+        XCTAssertThrowsError(try RGBImage.decode(data: Data(png), source: "huge.png")) { e in
+            XCTAssertEqual(e as? ImageError, .tooLarge(source: "huge.png", width: 16_000, height: 16_000,
+                                                       limit: RGBImage.pixelLimit))
+            XCTAssertTrue("\(e)".contains("huge.png"), "\(e)")
+        }
+    }
+
     func testCorruptBytesNameTheSource() throws {
         let garbage = Data((0..<300).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) })
         XCTAssertThrowsError(try RGBImage.decode(data: garbage, source: "record 17")) { error in
