@@ -33,7 +33,10 @@ public enum LossPlot {
             s += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#1f77b4\">%.3g</text>\n",
                         l - 6, yv + 4, lMax - f * (lMax - lMin))
             s += String(format: "<text x=\"%.1f\" y=\"%.1f\" fill=\"#d62728\">%.2e</text>\n", l + pw + 6, yv + 4, rMax * (1 - f))
-            let xv = xMin + f * (xMax - xMin)
+        }
+        for xv in ticks(from: xMin, to: xMax) {
+            s += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ccc\"/>\n",
+                        x(xv), t + ph, x(xv), t + ph + 4)
             s += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.0f</text>\n", x(xv), t + ph + 16, xv)
         }
         s += "<path d=\"\(path(steps, loss, yl))\" fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\"/>\n"
@@ -45,11 +48,22 @@ public enum LossPlot {
         <text x="\(l + pw / 2)" y="\(h - 8)" text-anchor="middle">step</text>
         <text x="\(l + 8)" y="\(t + 14)" fill="#1f77b4">— train loss</text>
         <text x="\(l + 100)" y="\(t + 14)" fill="#d62728">- - learning rate</text>
-        <text x="\(l + 220)" y="\(t + 14)" fill="#2ca02c">● eval loss</text>
-        </svg>
 
         """
+        if evalLoss.contains(where: \.isFinite) {
+            s += "<text x=\"\(l + 220)\" y=\"\(t + 14)\" fill=\"#2ca02c\">● eval loss</text>\n"
+        }
+        s += "</svg>\n"
         return s
+    }
+
+    /// Round step values (1, 2 or 5 × 10^k apart, at most 7 of them) within [lo, hi].
+    public static func ticks(from lo: Double, to hi: Double) -> [Double] {
+        guard hi > lo else { return [lo] }
+        let raw = (hi - lo) / 7, magnitude = pow(10, floor(log10(raw)))
+        let spacing = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
+        let step = max(spacing, 1)
+        return stride(from: (lo / step).rounded(.up) * step, through: hi, by: step).map { $0 }
     }
 
     /// Redraws the plot from a metrics.jsonl file.
