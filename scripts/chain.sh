@@ -9,12 +9,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TRAINER=${TRAINER:-.build/release/trainer}
 RLAIFV_IMAGES=${RLAIFV_IMAGES:-400}
+# FROM=PHASE reruns the chain from that phase on, keeping the earlier phases' checkpoints and times.
+FROM=${FROM:-foundation}
 times=Checkpoints/chain-times.txt
 mkdir -p Checkpoints
-: > "$times"
+if [ "$FROM" = foundation ]; then : > "$times"; fi
+
+order="foundation stage1 stage2 stage3 sft rlaifv dpo"
+case " $order " in *" $FROM "*) ;; *) echo "FROM must be one of: $order" >&2; exit 1;; esac
+started=""
 
 phase() {   # phase NAME COMMAND...
   local name=$1; shift
+  [ "$name" = "$FROM" ] && started=yes
+  if [ -z "$started" ]; then echo "== $name: kept"; return; fi
+  sed -i "/^$name /d; /^chain /d" "$times" 2>/dev/null || true
   local start=$(date +%s)
   echo "== $name: $*"
   "$@"
@@ -30,13 +39,14 @@ rlaifv() {
     --max-tokens 96 --out $dir/samples.jsonl
   # Step 2: every answer split into claims and checked; score = minus the wrong claims.
   $TRAINER score --samples $dir/samples.jsonl --metadata Data/world/metadata.jsonl --out $dir/scored.jsonl
-  # Step 3: the best and worst answers of an image become a (chosen, rejected) pair.
-  $TRAINER pairs --scored $dir/scored.jsonl --out $dir/preference.jsonl
+  # Step 3: a better and a worse answer of an image become a (chosen, rejected) pair.
+  # Pairs of about the same length, so that the preference is for being right, not for saying less.
+  $TRAINER pairs --scored $dir/scored.jsonl --max-length-ratio 1.25 --out $dir/preference.jsonl
 }
 
-start=$(date +%s)
 for r in foundation stage1 stage2 stage3 sft; do phase $r $TRAINER run Recipes/$r.yaml --overwrite; done
 phase rlaifv rlaifv
 phase dpo $TRAINER run Recipes/dpo.yaml --overwrite
-echo "chain $(( $(date +%s) - start ))" >> "$times"
-echo "chain finished in $(( $(date +%s) - start )) s (per phase: $times)"
+total=$(awk '$1 != "chain" { s += $2 } END { print s }' "$times")
+echo "chain $total" >> "$times"
+echo "chain finished: $total s of training over all phases (per phase: $times)"

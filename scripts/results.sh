@@ -29,11 +29,12 @@ dpo_quarters() {
 }
 
 row() {   # row PHASE
-  local phase=$1 ckpt=Checkpoints/$1/latest.h5 caption=() read=()
-  # The pretraining phases know only the caption prompt; SFT and DPO are asked as a user would.
-  case $phase in sft|dpo) caption=(--prompt "$DETAIL"); read=(--prompt "$READ");; esac
+  local phase=$1 ckpt=Checkpoints/$1/latest.h5 caption=() read=() texts=$EVAL/captions.jsonl
+  # The pretraining phases know only the caption prompt and are measured on captions; SFT and DPO
+  # are asked as a user would and measured on the detailed descriptions they learn.
+  case $phase in sft|dpo) caption=(--prompt "$DETAIL"); read=(--prompt "$READ"); texts=$EVAL/sft-part2.json;; esac
   local loss seeing ocr qa=""
-  loss=$($TRAINER eval --checkpoint "$ckpt" --data $EVAL/captions.jsonl --limit 50 --loss-only --json)
+  loss=$($TRAINER eval --checkpoint "$ckpt" --data $texts --limit 50 --loss-only --json)
   seeing=$($TRAINER eval --checkpoint "$ckpt" --data $EVAL/captions.jsonl --limit "$IMAGES" --no-loss --json \
            "${caption[@]}" --answers Checkpoints/answers/$phase-descriptions.jsonl)
   ocr=$($TRAINER eval --checkpoint "$ckpt" --data $EVAL/ocr.jsonl --limit 40 --no-loss --json \
@@ -51,8 +52,9 @@ row() {   # row PHASE
 {
   echo "<!-- results:start -->"
   echo "Measured on $(date -u +%Y-%m-%d) with \`make results\` ($(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))"
-  echo "on the held-out world \`$EVAL\` (seed 2027, never trained on). Loss: caption loss per token with the right images;"
-  echo "swap: the same loss with every caption paired with another image, divided by it. Seeing figures: $IMAGES descriptions"
+  echo "on the held-out world \`$EVAL\` (seed 2027, never trained on). Loss: loss per token with the right images, on"
+  echo "\`captions.jsonl\` after pretraining phases and on the detailed conversations of \`sft-part2.json\` after SFT and DPO;"
+  echo "swap: the same loss with every image replaced by another, divided by it. Seeing figures: $IMAGES descriptions"
   echo "(the caption prompt after pretraining phases, \"$DETAIL\" after SFT and DPO) read by the world's checker."
   echo "CER: 40 document readings. QA: short answers of \`sft-part1.json\` equal to the reference."
   echo

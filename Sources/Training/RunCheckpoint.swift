@@ -147,5 +147,4 @@ extension Recipe {
         }
         return f
     }
-
 }
