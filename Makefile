@@ -17,7 +17,7 @@ export OPENBLAS_CORETYPE ?= SkylakeX
 endif
 export TRAINER_REFERENCE_DIR ?= $(abspath ../shared/reference)
 
-.PHONY: all setup deps build test parity run world chain results bench clean
+.PHONY: all setup deps build test parity fuzz run world chain results bench clean
 
 all: build
 
@@ -41,6 +41,14 @@ test: deps
 parity: deps
 	$(SWIFT) build -c $(CONFIG) --build-tests
 	$(SWIFT) test -c $(CONFIG) --skip-build --filter Parity
+
+# Seeded mutation fuzzing of every parser of user files (recipe YAML, data records,
+# tokenizer.json, images, safetensors, HDF5 checkpoints); `make test` runs 150 inputs each.
+FUZZ_ITERATIONS ?= 5000
+fuzz: deps
+	$(SWIFT) build -c $(CONFIG) --build-tests
+	@FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) $(SWIFT) test -c $(CONFIG) --skip-build --filter FuzzTests > .build/fuzz.log 2>&1; \
+	rc=$$?; grep -E '^fuzz |Executed .* tests|error' .build/fuzz.log; exit $$rc
 
 run: build
 	$(TRAINER) run $(RECIPE) --overwrite
