@@ -140,7 +140,16 @@ extension Recipe {
         }
         for o in overrides { root = try applyOverride(o, to: root, file: file) }
         let text = overrides.isEmpty ? yaml : ((try? Yams.serialize(node: root)) ?? yaml)
-        var recipe = try Recipe(fields: YAMLFields(root, file: file, path: ""), text: text, file: file)
+        var recipe: Recipe
+        do {
+            recipe = try Recipe(fields: YAMLFields(root, file: file, path: ""), text: text, file: file)
+        } catch let e as RecipeError {
+            // A value that came from `--set` is blamed on the override, not on a line of the file.
+            if let o = overrides.last(where: { e.message.contains("`\($0.prefix { $0 != "=" })`") }) {
+                throw RecipeError(file: "\(file): --set \(o)", line: nil, message: e.message)
+            }
+            throw e
+        }
         recipe.overrides = overrides
         return recipe
     }

@@ -162,3 +162,15 @@ final class RecipeCommandTests: XCTestCase {
                        "trainer run 'Recipes/my run.yaml' --set optimizer.lr=3e-4 --set 'data.prompt=What is it?' --resume latest")
     }
 }
+
+final class RecipeOverrideErrorTests: XCTestCase {
+    func testABadOverrideIsNamedAsTheOverride() {
+        XCTAssertThrowsError(try Recipe.parse(demoRecipe, file: "r.yaml", overrides: ["optimizer.lr=-1"])) { e in
+            XCTAssertTrue("\(e)".hasPrefix("r.yaml: --set optimizer.lr=-1: `optimizer.lr`"), "\(e)")
+        }
+        XCTAssertThrowsError(try Recipe.parse(demoRecipe.replacingOccurrences(of: "lr: 1e-3", with: "lr: -1"),
+                                              file: "r.yaml", overrides: ["seed=3"])) { e in
+            XCTAssertTrue("\(e)".hasPrefix("r.yaml:9: `optimizer.lr`"), "\(e)")
+        }
+    }
+}
