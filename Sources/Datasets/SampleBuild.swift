@@ -7,7 +7,11 @@ extension SampleBuilder {
     /// breaks an invariant, is skipped and reported, never trained; a schema error in the file
     /// stops the build (the file must be fixed).
     public func build(_ file: URL, format: DataFormat? = nil, into writer: ShardWriter) throws -> BuildReport {
-        let records = try readRecords(file, format: format)
+        try build(try readRecords(file, format: format), from: file, into: writer)
+    }
+
+    /// Builds `records`, read from `file`, into `writer` (see `build(_:format:into:)`).
+    public func build(_ records: [DataRecord], from file: URL, into writer: ShardWriter) throws -> BuildReport {
         var report = BuildReport(source: file.path)
         report.records = records.count
         if case .preference? = records.first { report.groupSize = 2 }
@@ -43,10 +47,11 @@ extension ShardCache {
     /// image it names and the builder's settings are unchanged, else built (and stored) first.
     public func samples(of file: URL, format: DataFormat? = nil,
                         builder: SampleBuilder) throws -> (shard: ShardReader, outcome: Outcome) {
-        let images = ShardCache.imageIdentity(of: try readRecords(file, format: format))
-        let settings = builder.settings + "; format=\(format?.rawValue ?? "auto"); images=\(images)"
+        let records = try readRecords(file, format: format)
+        let settings = builder.settings + "; format=\(format?.rawValue ?? "auto")"
+            + "; images=\(ShardCache.imageIdentity(of: records))"
         return try open(source: file, settings: settings) { writer in
-            try builder.build(file, format: format, into: writer)
+            try builder.build(records, from: file, into: writer)
         }
     }
 }

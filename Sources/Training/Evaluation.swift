@@ -198,13 +198,12 @@ public enum Evaluation {
         let checker = FileManager.default.fileExists(atPath: metadataPath)
             ? try SyntheticWorldChecker(metadata: URL(fileURLWithPath: metadataPath)) : nil
 
-        var answers: [String] = [], lines: [String] = []
+        var answered: [(item: EvaluationItem, answer: String)] = [], lines: [String] = []
         var tally = ClaimTally(), seeing = SeeingScore()
         var edits = 0, characters = 0, matched = 0
         var rng = RNG(seed: 0)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var answered: [EvaluationItem] = []
         for (i, item) in items.enumerated() {
             let answer: String
             do {
@@ -215,8 +214,7 @@ public enum Evaluation {
                 options.log("[\(i + 1)/\(items.count)] skipped: \(e)")
                 continue
             }
-            answers.append(answer)
-            answered.append(item)
+            answered.append((item, answer))
             var example = EvaluationReport.Example(image: item.image, question: item.question, answer: answer)
             var line = AnswerLine(image: item.image, question: item.question, answer: answer)
             if let checker, let truth = checker.truth(for: item.image) {
@@ -245,9 +243,9 @@ public enum Evaluation {
             if report.examples.count < 8 { report.examples.append(example) }
             options.log("[\(i + 1)/\(items.count)] \(item.image) \(item.question.debugDescription): \(answer)")
         }
-        report.generated = answers.count
-        if answers.count >= 2 {
-            let scores = try evaluateCaptions(candidates: answers, references: answered.map(\.references))
+        report.generated = answered.count
+        if answered.count >= 2 {
+            let scores = try evaluateCaptions(candidates: answered.map(\.answer), references: answered.map(\.item.references))
             report.bleu4 = scores.bleu4
             report.ciderD = scores.ciderD
         }
@@ -255,7 +253,7 @@ public enum Evaluation {
         report.write(seeing)
         if characters > 0 { report.characterErrorRate = Double(edits) / Double(characters) }
         if report.questions > 0 { report.answerAccuracy = Double(matched) / Double(report.questions) }
-        if answers.isEmpty && report.heldOutLoss == nil {
+        if answered.isEmpty && report.heldOutLoss == nil {
             throw RecipeError(file: data, line: nil, message: "nothing to evaluate: no record gave a sample or a question"
                               + (report.skippedImages > 0 ? " (\(report.skippedImages) unreadable images)" : ""))
         }

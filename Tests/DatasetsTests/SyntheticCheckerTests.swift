@@ -2,17 +2,20 @@ import Autograd
 import Datasets
 import XCTest
 
+/// A large red circle top left, a small blue square in the center, a large green star bottom right
+/// (the handcrafted scene of the checker's tests and the seeing tests).
+let handcraftedScene = SyntheticImageTruth(
+    id: "scene", image: "images/scene.png", kind: .shapes, size: [224, 224], split: "train",
+    background: .white,
+    objects: [
+        SyntheticObject(shape: .circle, color: .red, size: .large, position: .topLeft),
+        SyntheticObject(shape: .square, color: .blue, size: .small, position: .center),
+        SyntheticObject(shape: .star, color: .green, size: .large, position: .bottomRight),
+    ])
+
 /// The claim checker on handcrafted descriptions of handcrafted images.
 final class SyntheticCheckerTests: XCTestCase {
-    /// A large red circle top left, a small blue square in the center, a large green star bottom right.
-    let scene = SyntheticImageTruth(
-        id: "scene", image: "images/scene.png", kind: .shapes, size: [224, 224], split: "train",
-        background: .white,
-        objects: [
-            SyntheticObject(shape: .circle, color: .red, size: .large, position: .topLeft),
-            SyntheticObject(shape: .square, color: .blue, size: .small, position: .center),
-            SyntheticObject(shape: .star, color: .green, size: .large, position: .bottomRight),
-        ])
+    let scene = handcraftedScene
     let page = SyntheticImageTruth(
         id: "page", image: "images/page.png", kind: .document, size: [1344, 336], split: "train",
         background: .beige, lines: ["RED CAT 42", "SUN 7"])

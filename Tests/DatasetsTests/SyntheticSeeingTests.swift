@@ -3,15 +3,7 @@ import XCTest
 
 /// The seeing figures of `trainer eval` on handcrafted descriptions of a handcrafted image.
 final class SyntheticSeeingTests: XCTestCase {
-    /// A large red circle top left, a small blue square in the center, a large green star bottom right.
-    let scene = SyntheticImageTruth(
-        id: "scene", image: "images/scene.png", kind: .shapes, size: [224, 224], split: "train",
-        background: .white,
-        objects: [
-            SyntheticObject(shape: .circle, color: .red, size: .large, position: .topLeft),
-            SyntheticObject(shape: .square, color: .blue, size: .small, position: .center),
-            SyntheticObject(shape: .star, color: .green, size: .large, position: .bottomRight),
-        ])
+    let scene = handcraftedScene
     var checker: SyntheticWorldChecker { SyntheticWorldChecker(truths: [scene]) }
 
     let faithful = "The image shows three shapes. The background is white. A large red circle is at the top left. "
