@@ -29,31 +29,34 @@ let package = Package(
         .systemLibrary(name: "CStb", path: "Sources/CStb"),
         .systemLibrary(name: "CVector", path: "Sources/CVector"),     // header only: vector FMA and sqrt
 
-        .target(name: "Autograd", dependencies: ["COpenBLAS", "CVector"], swiftSettings: kernels),
+        .target(name: "Core", dependencies: ["COpenBLAS"], swiftSettings: kernels),
+        .target(name: "Autograd", dependencies: ["Core", "COpenBLAS", "CVector"], swiftSettings: kernels),
         .target(name: "NN", dependencies: ["Autograd"], swiftSettings: fast),
         .target(name: "Models", dependencies: ["NN", "Autograd", "Yams"], swiftSettings: fast),
-        .target(name: "Datasets", dependencies: ["Autograd", "CStb", "CZstd"], swiftSettings: fast),
+        .target(name: "Tokenizers", dependencies: ["Core"], swiftSettings: fast),
+        .target(name: "Datasets", dependencies: ["Core", "Tokenizers", "CStb", "CZstd"], swiftSettings: fast),
+        .target(name: "SyntheticWorld", dependencies: ["Core", "Tokenizers", "Datasets"], swiftSettings: fast),
         .target(name: "Optimizers", dependencies: ["Autograd", "NN"], swiftSettings: fast),
         .target(name: "Checkpointing", dependencies: ["Autograd", "NN", "CHDF5"], swiftSettings: fast),
         .target(
             name: "Training",
-            dependencies: ["Autograd", "NN", "Models", "Datasets", "Optimizers", "Checkpointing", "Yams"],
+            dependencies: ["Autograd", "NN", "Models", "Tokenizers", "Datasets", "SyntheticWorld", "Optimizers", "Checkpointing", "Yams"],
             swiftSettings: fast),
         .executableTarget(
             name: "trainer",
             dependencies: [
-                "Training", "Models", "Datasets", "Checkpointing", "Autograd",
+                "Training", "Models", "Tokenizers", "Datasets", "SyntheticWorld", "Checkpointing", "Autograd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fast),
 
-        .testTarget(name: "AutogradTests", dependencies: ["Autograd"], swiftSettings: fast),
-        .testTarget(name: "NNTests", dependencies: ["NN", "Autograd"], swiftSettings: fast),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Autograd", "Checkpointing"], swiftSettings: fast),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Autograd", "Checkpointing"], swiftSettings: fast),
-        .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "NN", "Autograd"], swiftSettings: fast),
-        .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "NN", "Autograd"], swiftSettings: fast),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Datasets", "Optimizers", "Checkpointing", "NN", "Autograd"], swiftSettings: fast),
-        .testTarget(name: "EndToEndTests", dependencies: ["Training", "Models", "Datasets", "Checkpointing", "Autograd"], swiftSettings: fast),
+        .testTarget(name: "AutogradTests", dependencies: ["Autograd", "Core"], swiftSettings: fast),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Autograd", "Core"], swiftSettings: fast),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "NN", "Autograd", "Checkpointing", "Core"], swiftSettings: fast),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Autograd", "Checkpointing", "Core", "Tokenizers", "SyntheticWorld"], swiftSettings: fast),
+        .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "NN", "Autograd", "Core"], swiftSettings: fast),
+        .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "NN", "Autograd", "Core"], swiftSettings: fast),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Datasets", "Optimizers", "Checkpointing", "NN", "Autograd", "Core", "Tokenizers", "SyntheticWorld"], swiftSettings: fast),
+        .testTarget(name: "EndToEndTests", dependencies: ["Training", "Models", "Datasets", "Checkpointing", "Autograd", "Core", "Tokenizers", "SyntheticWorld"], swiftSettings: fast),
     ]
 )

@@ -1,3 +1,4 @@
+import Core
 /// Unary ops with vector kernels for forward and backward, side by side: the
 /// activations (exp, tanh, sigmoid, SiLU, GELU-tanh) and the cheap algebraic
 /// ones (square, sqrt, rsqrt, abs, relu).

@@ -1,3 +1,4 @@
+import Core
 /// The fused AdamW update: one pass over weights, gradients and both moments,
 /// eight lanes at a time, every tensor of the step in one parallel loop.
 ///

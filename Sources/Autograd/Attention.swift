@@ -1,4 +1,5 @@
 import Foundation
+import Core
 
 /// softmax(scale · Q Kᵀ + mask) V with grouped-query heads.
 ///

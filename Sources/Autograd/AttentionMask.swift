@@ -1,4 +1,5 @@
 import Foundation
+import Core
 
 /// Attention masks, described and never materialised, and the tiles they become.
 ///

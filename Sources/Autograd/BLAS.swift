@@ -1,4 +1,5 @@
 import Foundation
+import Core
 import COpenBLAS
 
 /// What OpenBLAS runs on, and the guard against its kernel mis-detection.

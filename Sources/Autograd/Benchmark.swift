@@ -1,4 +1,5 @@
 import Foundation
+import Core
 
 /// Times the engine's `matmul` against raw `cblas_sgemm` at the same shapes.
 ///

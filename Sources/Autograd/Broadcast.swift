@@ -1,3 +1,4 @@
+import Core
 /// Broadcasting rules (NumPy's): shapes are aligned at the right, and an axis
 /// of size 1 stretches to match.
 

@@ -1,4 +1,5 @@
 import Foundation
+import Core
 
 /// Binary elementwise ops with broadcasting; forward and backward side by side.
 

@@ -1,4 +1,5 @@
 import Foundation
+import Core
 
 /// Records every `cblas_sgemm` call the engine makes while it is on: the
 /// shape, the transposes, whether C is accumulated into, and the time.

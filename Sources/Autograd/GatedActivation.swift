@@ -1,3 +1,4 @@
+import Core
 /// SwiGLU's gate, silu(a) ⊙ b, fused: one pass forward, one pass backward
 /// producing both input gradients (instead of a silu, a product and their
 /// three backward passes, with the silu output as an extra saved tensor).

@@ -1,3 +1,4 @@
+import Core
 /// Row gathers and scatters (embedding lookup, vision tokens into text
 /// embeddings) and masked fill.
 

@@ -1,4 +1,5 @@
 import Foundation
+import Core
 
 /// Times the engine's own (non-GEMM) kernels at model-like sizes: forward on
 /// constants, and backward of a freshly recorded graph (forward not counted).

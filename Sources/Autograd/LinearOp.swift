@@ -1,3 +1,4 @@
+import Core
 /// The affine map of a Linear layer, with the bias fused into the GEMM.
 
 /// y = x · Wᵀ + b over the last axis: x [..., in], weight [out, in], bias [out].

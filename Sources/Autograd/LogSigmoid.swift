@@ -1,4 +1,5 @@
 import Foundation
+import Core
 
 /// log σ(x), fused and stable for every x.
 ///

@@ -1,9 +1,7 @@
 import Foundation
+import Core
 
 /// Token log-probabilities and cross-entropy, fused with the log-softmax.
-
-/// The default label for positions that carry no loss.
-public let ignoreIndex: Int32 = -100
 
 /// log p(target) per row: logits [N, V], targets [N] → [N]; 0 where the target
 /// is `ignoreIndex`. Computed in Float32 through a stable log-softmax.

@@ -1,3 +1,4 @@
+import Core
 /// Matrix products through `cblas_sgemm`, with transposes passed as flags
 /// (no transposed copies).
 

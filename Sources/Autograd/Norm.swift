@@ -1,3 +1,4 @@
+import Core
 /// Fused layer norm and RMS norm over the last axis; backward beside forward.
 ///
 /// Rows run in parallel with vector kernels. The weight and bias gradients are

@@ -1,3 +1,4 @@
+import Core
 /// Patch extraction for the patch-embedding convolution (kernel = stride = P),
 /// which then is a matmul.
 ///

@@ -1,3 +1,4 @@
+import Core
 /// Reductions over axes: sum, mean, max.
 
 extension Tensor {

@@ -1,4 +1,5 @@
 import Foundation
+import Core
 
 /// Rotary position embedding, rotate-half convention:
 /// out[:d/2] = x1·cos − x2·sin, out[d/2:] = x2·cos + x1·sin,

@@ -1,3 +1,4 @@
+import Core
 /// Layout ops: reshape shares storage; everything else copies into a fresh
 /// contiguous buffer (simple kernels are fast kernels).
 

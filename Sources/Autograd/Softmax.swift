@@ -1,4 +1,5 @@
 import Foundation
+import Core
 
 /// Softmax and log-softmax over the last axis.
 

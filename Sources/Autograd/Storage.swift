@@ -1,4 +1,5 @@
 import Foundation
+import Core
 
 /// A reference-counted, 64-byte-aligned buffer of Float32 values.
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import Core
 
 /// Recycles large tensor buffers between ops and training steps.
 ///

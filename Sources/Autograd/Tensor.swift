@@ -1,4 +1,5 @@
 import Foundation
+import Core
 
 /// A contiguous, row-major Float32 tensor with an optional place on the tape.
 ///

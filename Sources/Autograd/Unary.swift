@@ -1,4 +1,5 @@
 import Foundation
+import Core
 
 /// Unary elementwise ops through a per-element closure, forward and backward
 /// side by side: the ones that are not hot (log, pow, clamp, exact GELU).

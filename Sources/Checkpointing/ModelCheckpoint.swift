@@ -1,5 +1,6 @@
 import Foundation
 import Autograd
+import Core
 import NN
 
 /// The model part of a checkpoint file: `/model/<dotted path>` float32

@@ -1,5 +1,6 @@
 import Foundation
 import Autograd
+import Core
 import NN
 
 /// A set of weights that does not fit a model, listing every offending name.

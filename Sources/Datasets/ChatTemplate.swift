@@ -1,3 +1,4 @@
+import Tokenizers
 /// The conversation formats of the MiniCPM-V family, rendered to token ids and SFT labels.
 ///
 /// | template | model | one turn |

@@ -1,5 +1,5 @@
 import Foundation
-import Autograd
+import Core
 
 /// How a batch is measured.
 public enum BatchShape: Codable, Equatable {
@@ -163,14 +163,12 @@ public final class DataLoader {
     }
 
     static func fingerprint(_ source: SampleSource) -> UInt64 {
-        var h: UInt64 = 0xCBF29CE484222325
+        var h = FNV1a()
         for i in 0..<source.count {
             let info = source.info(i)
-            for v in [info.length, info.imageEnd, info.firstSupervised] {
-                h = (h ^ UInt64(bitPattern: Int64(v))) &* 0x100000001B3
-            }
+            for v in [info.length, info.imageEnd, info.firstSupervised] { h.add(UInt64(bitPattern: Int64(v))) }
         }
-        return h
+        return h.value
     }
 
     private func permutation(epoch: Int) -> [Int] {

@@ -1,5 +1,5 @@
 import Foundation
-import Autograd
+import Core
 
 /// A position in the data stream: the epoch and how many groups of its order have been taken.
 public struct DataCursor: Codable, Equatable, CustomStringConvertible {

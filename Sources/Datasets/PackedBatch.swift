@@ -1,5 +1,5 @@
 import Foundation
-import Autograd
+import Core
 
 /// One sample's place in a packed batch.
 public struct PackedSegment: Codable, Equatable {

@@ -1,5 +1,5 @@
 import Foundation
-import Autograd
+import Core
 
 /// One image the vision tower sees (an overview or a slice) in the strip layout.
 public struct ImageSlice: Equatable {

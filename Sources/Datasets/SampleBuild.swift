@@ -1,5 +1,5 @@
 import Foundation
-import Autograd
+import Core
 
 extension SampleBuilder {
     /// Builds every record of a data file into `writer`, in file order, several records at a

@@ -1,5 +1,6 @@
 import Foundation
-import Autograd
+import Tokenizers
+import Core
 
 /// Record → `TrainingSample`: images decoded, sliced and stripped; placeholders put into the
 /// user text; the conversation rendered with the chat template into ids and labels; image

@@ -1,4 +1,5 @@
 import Foundation
+import Core
 
 /// Preprocessed samples on disk, one zstd-compressed shard per source file.
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import Core
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,4 +1,5 @@
 import Autograd
+import Core
 import NN
 
 /// One decoder block: h + s·attn(norm(h)), then h + s·mlp(norm(h)), with s the

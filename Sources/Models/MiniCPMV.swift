@@ -1,4 +1,5 @@
 import Autograd
+import Core
 import NN
 
 /// MiniCPM-V: vision tower → resampler → vision tokens replace the placeholder

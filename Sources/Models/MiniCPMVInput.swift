@@ -1,4 +1,5 @@
 import Autograd
+import Core
 
 /// One batch for `MiniCPMV`: token rows (possibly packed), the image slices and
 /// where their tokens go.

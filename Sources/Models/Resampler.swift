@@ -1,4 +1,5 @@
 import Autograd
+import Core
 import NN
 
 /// The perceiver resampler of MiniCPM-V 2.5/2.6 (FACTS §3): Q learned queries

@@ -1,4 +1,5 @@
 import Autograd
+import Core
 import NN
 
 /// Patch and position embeddings of the SigLIP-NaViT tower.

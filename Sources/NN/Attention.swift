@@ -1,4 +1,5 @@
 import Autograd
+import Core
 
 /// Keys and values of the tokens seen so far, for one attention layer
 /// (generation: prefill once, then one token at a time).

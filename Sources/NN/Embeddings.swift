@@ -1,5 +1,6 @@
 import Foundation
 import Autograd
+import Core
 
 /// Rotary position embedding (rotate-half), inv_freq_i = θ^(−2i/Dh).
 public struct RotaryEmbedding {

@@ -1,4 +1,5 @@
 import Autograd
+import Core
 
 /// y = x Wᵀ + b. weight [out, in], bias [out].
 public final class Linear: Module {

@@ -1,4 +1,5 @@
 import Autograd
+import Core
 
 /// Activation functions named as in Hugging Face configs (`hidden_act`).
 public enum Activation: String, Codable {

@@ -1,4 +1,5 @@
 import Autograd
+import Core
 
 /// A layer or model: holds parameters and sub-modules as stored properties.
 ///

@@ -1,4 +1,5 @@
 import Autograd
+import Core
 
 /// LayerNorm over the last axis: weight [D] (init 1), bias [D] (init 0).
 public final class LayerNorm: Module {

@@ -1,4 +1,5 @@
 import Autograd
+import Core
 
 /// How a parameter is filled when a model is initialised from a seed.
 public enum Initializer: Equatable {

@@ -1,4 +1,5 @@
 import Autograd
+import Core
 
 /// Conv2d(C, D, kernel = stride = P) over the strip layout, computed as one
 /// matmul over flattened patches. weight [D, C, P, P] (the Conv2d layout), bias [D].

@@ -1,4 +1,5 @@
 import Autograd
+import Core
 import Foundation
 
 /// One tensor the optimizer updates: its values (updated in place), the

@@ -1,5 +1,6 @@
 import Foundation
 import Autograd
+import Core
 import NN
 import Models
 import Optimizers

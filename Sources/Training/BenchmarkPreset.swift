@@ -1,4 +1,5 @@
 import Autograd
+import Core
 import Models
 
 /// The model shapes and batch layout of one `trainer bench --preset` run.

@@ -1,5 +1,6 @@
 import Foundation
 import Autograd
+import Core
 
 /// Direct Preference Optimisation losses (Rafailov et al.), with TRL's loss
 /// names, formulas and logged metrics.

@@ -1,7 +1,9 @@
 import Autograd
+import Core
 import Checkpointing
 import Datasets
 import Foundation
+import SyntheticWorld
 import Models
 
 /// What `trainer eval` measures on a held-out file.

@@ -1,4 +1,5 @@
 import Autograd
+import Core
 import Checkpointing
 import Datasets
 import Foundation

@@ -1,4 +1,5 @@
 import Autograd
+import Core
 import Datasets
 import Foundation
 import Models
@@ -134,13 +135,13 @@ final class PhaseData {
 
 /// A 64-bit FNV-1a over every parameter's bits: identifies the reference weights.
 func weightsFingerprint(_ model: MiniCPMV) -> UInt64 {
-    var h: UInt64 = 0xCBF29CE484222325
+    var h = FNV1a()
     for (path, p) in model.namedParameters() {
-        for b in path.utf8 { h = (h ^ UInt64(b)) &* 0x100000001B3 }
+        h.add(path)
         let v = p.value.pointer
-        for i in 0..<p.value.count { h = (h ^ UInt64(v[i].bitPattern)) &* 0x100000001B3 }
+        for i in 0..<p.value.count { h.add(UInt64(v[i].bitPattern)) }
     }
-    return h
+    return h.value
 }
 
 func readFloats(_ path: String) -> [Float]? {

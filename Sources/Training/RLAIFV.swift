@@ -1,6 +1,8 @@
 import Autograd
+import Core
 import Datasets
 import Foundation
+import SyntheticWorld
 
 /// The RLAIF-V preference pipeline as three steps over JSONL files:
 /// sample K answers per prompt, score each (divide and conquer: atomic claims

@@ -1,4 +1,5 @@
 import Foundation
+import Core
 import Yams
 
 /// A training recipe: one row of the paper's stage table, as YAML.
@@ -406,7 +407,7 @@ func yamlErrorLine(_ e: YamlError) -> Int? {
 }
 
 func fnv1aHex(_ s: String) -> String {
-    var h: UInt64 = 0xCBF29CE484222325
-    for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100000001B3 }
-    return String(format: "%016llx", h)
+    var h = FNV1a()
+    h.add(s)
+    return h.hex
 }

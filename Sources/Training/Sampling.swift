@@ -1,5 +1,6 @@
 import Foundation
 import Autograd
+import Core
 
 /// Next-token selection from one row of logits: greedy, temperature, top-k and
 /// top-p (nucleus), in that order of application (as Hugging Face's

@@ -1,4 +1,5 @@
 import Autograd
+import Core
 import Datasets
 import Foundation
 import Models

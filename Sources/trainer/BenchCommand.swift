@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Autograd
+import Core
 import Training
 
 /// `trainer bench`: engine speed on this machine.

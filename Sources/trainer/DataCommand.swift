@@ -1,6 +1,7 @@
 import ArgumentParser
 import Datasets
 import Foundation
+import SyntheticWorld
 
 /// `trainer data …`: data preparation commands. (Named `DataCommand` so that
 /// `Data` keeps meaning Foundation's byte buffer inside this module.)

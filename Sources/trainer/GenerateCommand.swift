@@ -1,5 +1,6 @@
 import ArgumentParser
 import Autograd
+import Core
 import Foundation
 import Training
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Autograd
+import Core
 import NN
 import Models
 import Checkpointing

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Datasets
 import Foundation
+import SyntheticWorld
 import Training
 
 /// `trainer sample`: K answers per prompt at a temperature (RLAIF-V step 1).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Datasets
 import Foundation
+import Tokenizers
 
 /// `trainer tokenizer …`: tokenizer utilities.
 ///

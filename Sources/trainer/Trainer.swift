@@ -1,5 +1,6 @@
 import ArgumentParser
 import Autograd
+import Core
 
 @main
 struct Trainer: ParsableCommand {

@@ -1,5 +1,6 @@
 import XCTest
 import Autograd
+import Core
 
 /// Dense attention from plain ops: S = scale·Q Kᵀ over every (query, key) pair,
 /// a materialised boolean mask filled with −∞, softmax, then P V. GQA by

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import Autograd
+import Core
 
 /// a ∘ b with NumPy broadcasting, in Double.
 private func referenceBinary(_ a: Tensor, _ b: Tensor, _ f: (Double, Double) -> Double) -> (shape: [Int], values: [Double]) {

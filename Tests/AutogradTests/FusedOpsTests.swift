@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import Autograd
+import Core
 
 /// Fused ops against the plain compositions they replace (values computed in
 /// Double from the inputs) and against finite differences.

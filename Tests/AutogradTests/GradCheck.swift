@@ -1,5 +1,6 @@
 import XCTest
 import Autograd
+import Core
 
 // Shared test helpers: finite-difference gradient checks, random inputs and
 // Double-precision comparisons.

@@ -1,5 +1,6 @@
 import XCTest
 import Autograd
+import Core
 
 final class IndexingTests: XCTestCase {
     func testIndexSelectForwardAndGradient() {

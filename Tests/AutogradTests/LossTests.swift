@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import Autograd
+import Core
 
 /// log softmax(row)[t] in Double.
 private func referenceLogProb(_ row: ArraySlice<Double>, _ t: Int) -> Double {

@@ -1,5 +1,6 @@
 import XCTest
 import Autograd
+import Core
 
 /// LayerNorm / RMSNorm over rows of length d, in Double.
 private func referenceNorm(_ x: [Double], d: Int, weight: [Double]?, bias: [Double]?, eps: Double, rms: Bool) -> [Double] {

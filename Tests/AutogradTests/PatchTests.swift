@@ -1,5 +1,6 @@
 import XCTest
 import Autograd
+import Core
 
 final class PatchTests: XCTestCase {
     /// An image [C, H, W] laid out as the official strip [C, P, L·P]: patch k

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import Autograd
+import Core
 
 final class RNGTests: XCTestCase {
     private func draws(_ rng: inout RNG, _ n: Int) -> [UInt64] { (0..<n).map { _ in rng.next() } }

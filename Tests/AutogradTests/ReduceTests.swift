@@ -1,5 +1,6 @@
 import XCTest
 import Autograd
+import Core
 
 /// Σ over `axes` of x (Double), in the kept-dims layout, then the output shape.
 private func referenceSum(_ x: Tensor, axes: [Int], keepDims: Bool) -> (shape: [Int], values: [Double]) {

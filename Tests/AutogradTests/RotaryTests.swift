@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import Autograd
+import Core
 
 /// Rotate-half RoPE in Double: pairs (i, i + Dh/2) turn by position·ω_i with
 /// ω_i = θ^(−2i/Dh). The reference models keep ω as a Float32 buffer (and the

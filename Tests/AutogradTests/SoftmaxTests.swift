@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import Autograd
+import Core
 
 /// Softmax of each row of the last axis, in Double.
 func referenceSoftmax(_ x: [Double], rowLength d: Int) -> [Double] {

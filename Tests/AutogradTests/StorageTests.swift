@@ -1,5 +1,6 @@
 import XCTest
 import Autograd
+import Core
 
 final class StorageTests: XCTestCase {
     /// Large buffers come back from the pool; live bytes count only buffers in use.

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import Autograd
+import Core
 
 final class TapeTests: XCTestCase {
     /// Every op family applied to constants.

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import Autograd
+import Core
 
 final class ThreadsTests: XCTestCase {
     /// A parallelFor inside another runs inline: one call, the whole range, on

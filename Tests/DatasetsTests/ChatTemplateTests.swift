@@ -1,6 +1,7 @@
 import Checkpointing
 import Datasets
 import Foundation
+import Tokenizers
 import XCTest
 
 final class ChatTemplateTests: XCTestCase {

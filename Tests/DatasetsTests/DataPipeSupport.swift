@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import Autograd
+import Core
 import Datasets
 
 /// Builds small synthetic samples with exact, independently known structure:

@@ -1,5 +1,7 @@
 import XCTest
+import Tokenizers
 import Autograd
+import Core
 import Checkpointing
 import Datasets
 

@@ -1,4 +1,5 @@
 import XCTest
+import Core
 import Datasets
 
 final class ShardCacheTests: XCTestCase {

@@ -1,6 +1,8 @@
 import Autograd
+import Core
 import Datasets
 import XCTest
+import SyntheticWorld
 
 /// A large red circle top left, a small blue square in the center, a large green star bottom right
 /// (the handcrafted scene of the checker's tests and the seeing tests).

@@ -1,5 +1,6 @@
 import Datasets
 import XCTest
+import SyntheticWorld
 
 /// The built-in 5×7 bitmap font.
 final class SyntheticFontTests: XCTestCase {

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import SyntheticWorld
 import XCTest
 
 /// The written pixels agree with the ground truth (images decoded back from PNG).

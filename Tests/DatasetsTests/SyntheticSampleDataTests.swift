@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import SyntheticWorld
 import XCTest
 
 /// The sample shipped in Data/synth is exactly what the generator produces for

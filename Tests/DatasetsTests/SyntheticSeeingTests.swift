@@ -1,5 +1,6 @@
 import Datasets
 import XCTest
+import SyntheticWorld
 
 /// The seeing figures of `trainer eval` on handcrafted descriptions of a handcrafted image.
 final class SyntheticSeeingTests: XCTestCase {

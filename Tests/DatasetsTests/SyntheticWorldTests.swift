@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import SyntheticWorld
 import XCTest
 
 /// The generator's files: determinism, formats, counts and splits.

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Tokenizers
 import XCTest
 
 /// Locates the shared reference fixtures: `TRAINER_REFERENCE_DIR` (relative paths resolved from

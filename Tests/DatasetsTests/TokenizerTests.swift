@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Tokenizers
 import XCTest
 
 /// Builds a tokenizer.json around a hand-written vocabulary and merge list.

@@ -1,7 +1,9 @@
 import Autograd
+import Core
 import Checkpointing
 import Datasets
 import Foundation
+import Tokenizers
 import Training
 import XCTest
 

@@ -1,6 +1,8 @@
 import Autograd
+import Core
 import Datasets
 import Foundation
+import Tokenizers
 import Models
 import NN
 import Training

@@ -1,5 +1,6 @@
 import XCTest
 import Autograd
+import Core
 import NN
 import Models
 

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import Autograd
+import Core
 import NN
 import Checkpointing
 

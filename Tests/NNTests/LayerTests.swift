@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import Autograd
+import Core
 import NN
 
 /// Layers against plain Double loops written from the formulas.

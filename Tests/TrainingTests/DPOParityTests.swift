@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import Autograd
+import Core
 import Training
 
 /// Every case of `dpo/cases.json` (TRL-computed, float64): loss, gradients with

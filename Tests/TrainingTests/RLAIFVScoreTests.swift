@@ -1,4 +1,5 @@
 import XCTest
+import SyntheticWorld
 import Datasets
 import Training
 

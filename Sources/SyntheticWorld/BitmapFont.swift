@@ -1,4 +1,5 @@
 import Foundation
+import Datasets
 
 /// A built-in 5×7 bitmap font (A–Z, 0–9, a few punctuation marks and space),
 /// drawn scaled up by an integer factor. Document images are printed with it,

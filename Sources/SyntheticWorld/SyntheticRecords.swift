@@ -1,4 +1,4 @@
-import Autograd
+import Core
 import Foundation
 
 /// The training records of one synthetic image, in the project's file formats.

@@ -1,4 +1,5 @@
 import Foundation
+import Core
 
 /// The result of BPE training: a byte-level vocabulary, its merges and the special tokens.
 public struct TrainedBPE {

@@ -1,5 +1,6 @@
-import Autograd
+import Core
 import Foundation
+import Datasets
 
 /// Drawing primitives for the synthetic world, on the pipeline's own image type.
 extension RGBImage {

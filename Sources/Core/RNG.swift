@@ -18,13 +18,11 @@ public struct RNG: Codable, Equatable {
 
     /// An independent stream for one purpose ("init", "dropout", "shuffle", …).
     public func derived(_ purpose: String) -> RNG {
-        var h: UInt64 = 0xCBF29CE484222325          // FNV-1a over the purpose
-        for b in purpose.utf8 { h = (h ^ UInt64(b)) &* 0x100000001B3 }
-        return RNG(key: RNG.mix(key ^ h), counter: 0)
+        RNG(key: RNG.mix(key ^ FNV1a.hash(purpose)), counter: 0)
     }
 
-    @inline(__always)
-    static func mix(_ x: UInt64) -> UInt64 {
+    @inlinable @inline(__always)
+    public static func mix(_ x: UInt64) -> UInt64 {
         var z = x &+ 0x9E3779B97F4A7C15
         z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
         z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
@@ -80,15 +78,16 @@ extension RNG {
     /// The value the `i`-th next call of `next()` will return (i ≥ 1), without
     /// advancing: what lets buffers be filled in parallel with exactly the
     /// values of the serial stream.
-    @inline(__always)
-    func draw(_ i: UInt64) -> UInt64 { RNG.mix(key &+ (counter &+ i) &* 0xD1B54A32D192ED03) }
+    @inlinable @inline(__always)
+    public func draw(_ i: UInt64) -> UInt64 { RNG.mix(key &+ (counter &+ i) &* 0xD1B54A32D192ED03) }
 
     /// Moves past `n` draws.
-    mutating func skip(_ n: Int) { counter &+= UInt64(n) }
+    @usableFromInline mutating func skip(_ n: Int) { counter &+= UInt64(n) }
 
     /// p[i] = f(draw i·perValue + 1, …) for i in 0..<n, split across threads, then
     /// skips the n·perValue draws used: the same values as n serial calls.
-    mutating func fill(_ p: UnsafeMutablePointer<Float>, _ n: Int, drawsPerValue: Int,
+    @inlinable
+    public mutating func fill(_ p: UnsafeMutablePointer<Float>, _ n: Int, drawsPerValue: Int,
                        _ f: (RNG, UInt64) -> Float) {
         let rng = self
         parallelFor(n, grain: 1 << 14) { r in
@@ -99,48 +98,9 @@ extension RNG {
 }
 
 /// Uniform in [0, 1) with 24 bits, from one draw (as `uniform()`).
-@inline(__always)
-private func uniform24(_ x: UInt64) -> Float { Float(x >> 40) * (1 / 16_777_216) }
+@inlinable @inline(__always)
+public func uniform24(_ x: UInt64) -> Float { Float(x >> 40) * (1 / 16_777_216) }
 
 /// Uniform in [0, 1) with 53 bits, from one draw (as `uniformDouble()`).
-@inline(__always)
-private func uniform53(_ x: UInt64) -> Double { Double(x >> 11) * (1 / 9_007_199_254_740_992) }
-
-extension Tensor {
-    /// Normal(0, std²) values: the same as `rng.normal() * std` value by value,
-    /// generated in parallel.
-    public static func randn(_ shape: [Int], std: Float = 1, rng: inout RNG) -> Tensor {
-        let t = Tensor.empty(shape)
-        rng.fill(t.pointer, t.count, drawsPerValue: 2) { r, base in
-            let u1 = Swift.max(uniform53(r.draw(base + 1)), 1e-300), u2 = uniform53(r.draw(base + 2))
-            return Float((-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2)) * std
-        }
-        return t
-    }
-
-    /// Uniform values in [low, high): the same as `low + (high − low) · rng.uniform()`.
-    public static func uniform(_ shape: [Int], low: Float = 0, high: Float = 1, rng: inout RNG) -> Tensor {
-        let t = Tensor.empty(shape)
-        rng.fill(t.pointer, t.count, drawsPerValue: 1) { r, base in low + (high - low) * uniform24(r.draw(base + 1)) }
-        return t
-    }
-
-    /// Truncated normal values (rejection sampling: draws per value vary, so serial).
-    public static func truncatedNormal(_ shape: [Int], std: Float, a: Float = -2, b: Float = 2,
-                                       rng: inout RNG) -> Tensor {
-        let t = Tensor.empty(shape)
-        for i in 0..<t.count { t.pointer[i] = rng.truncatedNormal(std: std, a: a, b: b) }
-        return t
-    }
-}
-
-/// Inverted dropout: zeroes each value with probability `p`, scales the rest by 1/(1-p).
-/// Value i is dropped when the stream's i-th uniform is below p.
-public func dropout(_ x: Tensor, p: Float, rng: inout RNG) -> Tensor {
-    guard p > 0 else { return x }
-    require(p < 1, "dropout probability must be < 1")
-    let mask = Tensor.empty(x.shape)
-    let scale = 1 / (1 - p)
-    rng.fill(mask.pointer, mask.count, drawsPerValue: 1) { r, base in uniform24(r.draw(base + 1)) < p ? 0 : scale }
-    return x * mask
-}
+@inlinable @inline(__always)
+public func uniform53(_ x: UInt64) -> Double { Double(x >> 11) * (1 / 9_007_199_254_740_992) }

@@ -1,4 +1,4 @@
-import Autograd
+import Core
 import Foundation
 
 /// One question about an image with a short answer (SFT Part-1) and a

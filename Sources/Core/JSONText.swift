@@ -3,7 +3,7 @@ import Foundation
 /// A JSON string literal (RFC 8259): quotes, backslashes and control characters
 /// escaped, everything else written as UTF-8. Used by the writers that need a
 /// fixed key order or layout (tokenizer.json, the synthetic data files).
-func jsonStringLiteral(_ text: String, into out: inout String) {
+public func jsonStringLiteral(_ text: String, into out: inout String) {
     out += "\""
     for scalar in text.unicodeScalars {
         switch scalar {
@@ -20,7 +20,7 @@ func jsonStringLiteral(_ text: String, into out: inout String) {
     out += "\""
 }
 
-func jsonStringLiteral(_ text: String) -> String {
+public func jsonStringLiteral(_ text: String) -> String {
     var out = ""
     jsonStringLiteral(text, into: &out)
     return out

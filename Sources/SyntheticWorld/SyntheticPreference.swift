@@ -1,4 +1,4 @@
-import Autograd
+import Core
 import Foundation
 
 /// A preference pair: a faithful description and the same description with

@@ -1,4 +1,4 @@
-import Autograd
+import Core
 import Foundation
 
 /// The sentences the synthetic world speaks: captions, detailed descriptions

@@ -1,4 +1,5 @@
 import Foundation
+import Core
 
 /// A JSON value whose objects keep their key order, so that the generated
 /// files read naturally ("image" before "caption") and are byte-identical

@@ -1,5 +1,6 @@
-import Autograd
+import Core
 import Foundation
+import Datasets
 
 /// What a synthetic image shows.
 public enum SyntheticImageKind: String, Codable, Sendable {

@@ -1,5 +1,6 @@
-import Autograd
+import Core
 import Foundation
+import Datasets
 
 /// Errors of the synthetic data generator and of its ground-truth reader.
 public enum SyntheticWorldError: Error, CustomStringConvertible, Equatable {

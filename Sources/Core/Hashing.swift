@@ -54,16 +54,6 @@ public struct SHA256 {
         digest.map { String(format: "%02x", $0) }.joined()
     }
 
-    /// The digest of a file, read in chunks.
-    public static func file(_ url: URL) throws -> [UInt8] {
-        guard let handle = FileHandle(forReadingAtPath: url.path) else {
-            throw DataError.unreadable(file: url.path, reason: "no such file or not readable")
-        }
-        defer { try? handle.close() }
-        var s = SHA256()
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { s.update(chunk) }
-        return s.finalize()
-    }
 
     @inline(__always) private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
 
@@ -93,7 +83,7 @@ public struct SHA256 {
 
 /// A fast 64-bit checksum (FNV-1a over 8-byte words, then a final mix) that guards shard
 /// frames against corruption; not a cryptographic hash.
-func checksum64(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+public func checksum64(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
     var h: UInt64 = 0xCBF29CE484222325 ^ UInt64(bytes.count)
     let words = bytes.count / 8
     for i in 0..<words {
@@ -103,4 +93,25 @@ func checksum64(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
     for i in (8 * words)..<bytes.count { h = (h ^ UInt64(bytes[i])) &* 0x100000001B3 }
     h ^= h >> 33; h = h &* 0xFF51AFD7ED558CCD; h ^= h >> 33
     return h
+}
+
+/// 64-bit FNV-1a, fed one value at a time (a byte, or a wider integer folded in
+/// as one step): names random streams, fingerprints data and weights.
+public struct FNV1a {
+    public private(set) var value: UInt64 = 0xCBF29CE484222325
+
+    public init() {}
+
+    public mutating func add(_ v: UInt64) { value = (value ^ v) &* 0x100000001B3 }
+
+    /// Every UTF-8 byte of `text`, one step each.
+    public mutating func add(_ text: String) { for b in text.utf8 { add(UInt64(b)) } }
+
+    public static func hash(_ text: String) -> UInt64 {
+        var h = FNV1a()
+        h.add(text)
+        return h.value
+    }
+
+    public var hex: String { String(format: "%016llx", value) }
 }
