@@ -1,5 +1,6 @@
 import Checkpointing
 import Foundation
+import TestSupport
 import XCTest
 
 /// Reads the shared reference fixtures. Expected shapes and values were read
@@ -10,7 +11,7 @@ final class HDF5FixtureTests: XCTestCase {
     }
 
     func testVisionIO() throws {
-        let file = try HDF5File(readingAt: CheckpointingFixtures.reference("vision/navit_t8_b3/io.h5"))
+        let file = try HDF5File(readingAt: Fixtures.reference("vision/navit_t8_b3/io.h5"))
         XCTAssertEqual(try file.members(of: ""), ["grads", "inputs", "outputs"])
         XCTAssertEqual(try file.members(of: "inputs"), ["cotangent", "patch_mask", "pixel_values", "tgt_sizes"])
         XCTAssertEqual(try file.members(of: "grads").count, 38)
@@ -40,7 +41,7 @@ final class HDF5FixtureTests: XCTestCase {
     }
 
     func testScalarLoss() throws {
-        let file = try HDF5File(readingAt: CheckpointingFixtures.reference("llm/qwen2_gqa/io.h5"))
+        let file = try HDF5File(readingAt: Fixtures.reference("llm/qwen2_gqa/io.h5"))
         XCTAssertEqual(try file.shape(of: "outputs/loss"), [])
         let loss = try file.readFloats("outputs/loss")
         XCTAssertEqual(loss.shape, [])
@@ -49,7 +50,7 @@ final class HDF5FixtureTests: XCTestCase {
 
     /// images/resize/*.h5 hold gzip-compressed chunked datasets and int64 attributes.
     func testCompressedResize() throws {
-        let file = try HDF5File(readingAt: CheckpointingFixtures.reference("images/resize/camera.h5"))
+        let file = try HDF5File(readingAt: Fixtures.reference("images/resize/camera.h5"))
         XCTAssertEqual(try file.members(of: "slices"), ["0", "1", "2"])
         XCTAssertEqual(try file.attributeInt64s("grid_cols_rows", on: "/"), [1, 2])
         XCTAssertEqual(try file.attributeInt64s("source_size_wh", on: ""), [512, 512])
@@ -69,7 +70,7 @@ final class HDF5FixtureTests: XCTestCase {
         let last = try file.readFloats("pixel_values/2")
         XCTAssertEqual(last.values[flat([2, 13, 14489], last.shape)], 0.16078432)
 
-        let coffee = try HDF5File(readingAt: CheckpointingFixtures.reference("images/resize/coffee.h5"))
+        let coffee = try HDF5File(readingAt: Fixtures.reference("images/resize/coffee.h5"))
         XCTAssertEqual(try coffee.attributeInt64s("grid_cols_rows", on: "/"), [2, 1])
         XCTAssertEqual(try coffee.shape(of: "slices/0"), [364, 546, 3])
         let c2 = try coffee.readUInt8s("slices/2")
@@ -78,7 +79,7 @@ final class HDF5FixtureTests: XCTestCase {
 
     /// Every dataset of every fixture file can be read, and its element count matches its shape.
     func testEveryFixtureDatasetReads() throws {
-        let root = CheckpointingFixtures.referenceDir
+        let root = Fixtures.referenceRoot
         let files = FileManager.default.enumerator(atPath: root.path)?
             .compactMap { $0 as? String }.filter { $0.hasSuffix(".h5") } ?? []
         XCTAssertFalse(files.isEmpty, "no .h5 fixtures under \(root.path)")

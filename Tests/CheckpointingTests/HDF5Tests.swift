@@ -1,12 +1,13 @@
 import Checkpointing
 import Foundation
+import TestSupport
 import XCTest
 
 /// Writer/reader round trips and error reporting.
 final class HDF5Tests: XCTestCase {
     private var scratch: URL!
 
-    override func setUpWithError() throws { scratch = try CheckpointingFixtures.scratchDirectory() }
+    override func setUpWithError() throws { scratch = try Fixtures.scratchDirectory("trainer-ckpt-tests") }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
 
     private func scratchFile(_ name: String) -> String { scratch.appendingPathComponent(name).path }

@@ -1,11 +1,12 @@
 import Checkpointing
 import Foundation
+import TestSupport
 import XCTest
 
 final class SafetensorsTests: XCTestCase {
     private var scratch: URL!
 
-    override func setUpWithError() throws { scratch = try CheckpointingFixtures.scratchDirectory() }
+    override func setUpWithError() throws { scratch = try Fixtures.scratchDirectory("trainer-ckpt-tests") }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: scratch) }
 
     private func scratchPath(_ name: String) -> String { scratch.appendingPathComponent(name).path }
@@ -128,7 +129,7 @@ final class SafetensorsTests: XCTestCase {
 
     /// Names and shapes as listed by the fixture's header; values read with numpy.
     func testReadsQwen2Fixture() throws {
-        let loaded = try Safetensors.read(CheckpointingFixtures.reference("llm/qwen2_gqa/model.safetensors"))
+        let loaded = try Safetensors.read(Fixtures.reference("llm/qwen2_gqa/model.safetensors"))
         var expected: [String: [Int]] = [
             "lm_head.weight": [320, 64], "model.embed_tokens.weight": [320, 64], "model.norm.weight": [64],
         ]
@@ -152,7 +153,7 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertEqual(Array(loaded["model.norm.weight"]!.values.prefix(3)), [0.84210205078125, 1.1389005184173584, 1.0395742654800415])
         XCTAssertEqual(Array(loaded["model.layers.1.self_attn.k_proj.bias"]!.values.suffix(2)),
                        [0.022651925683021545, -0.12563608586788177])
-        XCTAssertEqual(try Safetensors.metadata(CheckpointingFixtures.reference("llm/qwen2_gqa/model.safetensors")),
+        XCTAssertEqual(try Safetensors.metadata(Fixtures.reference("llm/qwen2_gqa/model.safetensors")),
                        ["format": "pt"])
     }
 

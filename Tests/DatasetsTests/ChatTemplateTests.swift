@@ -1,6 +1,7 @@
 import Checkpointing
 import Datasets
 import Foundation
+import TestSupport
 import Tokenizers
 import XCTest
 
@@ -118,7 +119,7 @@ final class ChatTemplateTests: XCTestCase {
     /// The MiniCPM-V 2.6 fixture: its two ChatML samples (placeholders inside the user turn)
     /// rendered here give the text of meta.json and the packed input_ids / labels of io.h5.
     func testReproducesMiniCPMVFixtureSamples() throws {
-        let directory = TokenizerFixtures.referenceRoot.appendingPathComponent("minicpmv/tiny_qwen2")
+        let directory = Fixtures.referenceRoot.appendingPathComponent("minicpmv/tiny_qwen2")
         let meta = try JSONSerialization.jsonObject(
             with: Data(contentsOf: directory.appendingPathComponent("meta.json"))) as? [String: Any]
         let texts = try XCTUnwrap(meta?["sample_texts"] as? [String])

@@ -54,12 +54,3 @@ final class ScratchFolder {
     }
 }
 
-/// The fixture root: TRAINER_REFERENCE_DIR (relative to the current directory) or
-/// ../shared/reference next to the package root.
-func referenceRoot(file: String = #filePath) -> URL {
-    if let dir = ProcessInfo.processInfo.environment["TRAINER_REFERENCE_DIR"], !dir.isEmpty {
-        return URL(fileURLWithPath: dir, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)).standardizedFileURL
-    }
-    let packageRoot = URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    return packageRoot.appendingPathComponent("../shared/reference").standardizedFileURL
-}

@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import TestSupport
 import Datasets
 
 /// Decoding, encoding and error reporting of `RGBImage`.
@@ -42,7 +43,7 @@ final class ImageTests: XCTestCase {
     }
 
     func testTruncatedFileIsReportedWithItsPath() throws {
-        let dir = try ImageFixtures.scratchDirectory()
+        let dir = try Fixtures.scratchDirectory("trainer-image-tests")
         defer { try? FileManager.default.removeItem(at: dir) }
         let full = ImageTestPNG.encode(width: 64, height: 64, colorType: .rgb,
                                        rows: Array(repeating: [UInt8](repeating: 99, count: 192), count: 64))
@@ -101,7 +102,7 @@ final class ImageTests: XCTestCase {
     // MARK: writing
 
     func testPNGRoundTripIsLossless() throws {
-        let dir = try ImageFixtures.scratchDirectory()
+        let dir = try Fixtures.scratchDirectory("trainer-image-tests")
         defer { try? FileManager.default.removeItem(at: dir) }
         let (w, h) = (37, 23)
         let pixels = (0..<(w * h * 3)).map { UInt8(truncatingIfNeeded: $0 &* 7919 >> 3) }
@@ -112,7 +113,7 @@ final class ImageTests: XCTestCase {
     }
 
     func testJPEGRoundTripIsClose() throws {
-        let dir = try ImageFixtures.scratchDirectory()
+        let dir = try Fixtures.scratchDirectory("trainer-image-tests")
         defer { try? FileManager.default.removeItem(at: dir) }
         // A smooth gradient survives JPEG at high quality within a few levels.
         let (w, h) = (64, 48)

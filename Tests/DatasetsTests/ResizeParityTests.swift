@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import TestSupport
 import Checkpointing
 import Datasets
 
@@ -24,7 +25,7 @@ final class ResizeParityTests: XCTestCase {
     }
 
     func fixtureFiles() throws -> [String] {
-        let dir = ImageFixtures.reference("images/resize")
+        let dir = Fixtures.reference("images/resize")
         let files = try FileManager.default.contentsOfDirectory(atPath: dir)
             .filter { $0.hasSuffix(".h5") }.sorted()
         XCTAssertFalse(files.isEmpty, "no .h5 fixtures in \(dir)")
@@ -35,7 +36,7 @@ final class ResizeParityTests: XCTestCase {
         var overall = Match()
         for file in try fixtureFiles() {
             let name = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
-            let image = try RGBImage.load(path: ImageFixtures.reference("images/\(name).png"))
+            let image = try RGBImage.load(path: Fixtures.reference("images/\(name).png"))
             let h5 = try HDF5File(readingAt: file)
             defer { h5.close() }
 
@@ -102,11 +103,11 @@ final class ResizeParityTests: XCTestCase {
     /// sources.json: decoded size, and grayscale sources come out with r = g = b.
     func testDecodedSourcesMatchTheirDescription() throws {
         struct Source: Decodable { let file: String; let size_wh: [Int]; let mode: String }
-        let path = ImageFixtures.reference("images/sources.json")
+        let path = Fixtures.reference("images/sources.json")
         let sources = try JSONDecoder().decode([Source].self, from: Data(contentsOf: URL(fileURLWithPath: path)))
         XCTAssertFalse(sources.isEmpty)
         for s in sources {
-            let image = try RGBImage.load(path: ImageFixtures.reference("images/\(s.file)"))
+            let image = try RGBImage.load(path: Fixtures.reference("images/\(s.file)"))
             XCTAssertEqual([image.width, image.height], s.size_wh, s.file)
             if s.mode == "L" {
                 let px = image.pixels

@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 import Tokenizers
 import Autograd
 import Core
@@ -16,7 +17,7 @@ final class SampleBuilderParityTests: XCTestCase {
     }
 
     private func cases() throws -> [Case] {
-        let root = referenceRoot().appendingPathComponent("minicpmv")
+        let root = Fixtures.referenceRoot.appendingPathComponent("minicpmv")
         let names = try FileManager.default.contentsOfDirectory(atPath: root.path).sorted()
         return try names.compactMap { name in
             let dir = root.appendingPathComponent(name)
@@ -41,7 +42,7 @@ final class SampleBuilderParityTests: XCTestCase {
 
     func testBuiltAndPackedSamplesMatchTheModelFixture() throws {
         let all = try cases()
-        XCTAssertFalse(all.isEmpty, "no minicpmv fixtures found under \(referenceRoot().path)")
+        XCTAssertFalse(all.isEmpty, "no minicpmv fixtures found under \(Fixtures.referenceRoot.path)")
         for c in all { try check(c) }
     }
 
@@ -64,7 +65,7 @@ final class SampleBuilderParityTests: XCTestCase {
         for (k, (text, source)) in zip(texts, sources).enumerated() {
             let file = URL(fileURLWithPath: source["source"] as! String).lastPathComponent
             let size = source["resized_to_wh"] as! [Int]
-            let photo = try RGBImage.load(path: referenceRoot().appendingPathComponent("images/\(file)").path)
+            let photo = try RGBImage.load(path: Fixtures.referenceRoot.appendingPathComponent("images/\(file)").path)
             try photo.resizedBicubic(width: size[0], height: size[1]).writePNG(to: folder.url.appendingPathComponent("\(k).png").path)
             let (question, answer) = split(text)
             records.append(["id": "\(k)", "image": "\(k).png", "conversations": [

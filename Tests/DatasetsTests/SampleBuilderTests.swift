@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 import Tokenizers
 import Autograd
 import Core
@@ -6,7 +7,7 @@ import Checkpointing
 import Datasets
 
 final class SampleBuilderTests: XCTestCase {
-    private let reference = referenceRoot()
+    private let reference = Fixtures.referenceRoot
     private var imagesDir: URL { reference.appendingPathComponent("images") }
 
     private func builder(_ style: PlaceholderStyle = PlaceholderStyle(schema: .v2_6)) throws -> SampleBuilder {

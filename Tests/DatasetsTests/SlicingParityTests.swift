@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import TestSupport
 import Datasets
 
 /// Every case of reference/slicing/cases.json: sizes, grid, tgt_sizes and placeholders
@@ -24,7 +25,7 @@ final class SlicingParityTests: XCTestCase {
     }
 
     func loadCases() throws -> [Case] {
-        let path = ImageFixtures.reference("slicing/cases.json")
+        let path = Fixtures.reference("slicing/cases.json")
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         let cases = try JSONDecoder().decode([Case].self, from: data)
         XCTAssertFalse(cases.isEmpty, "no cases in \(path)")

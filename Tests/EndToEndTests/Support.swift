@@ -1,13 +1,13 @@
 import Checkpointing
 import Foundation
+import TestSupport
 import Training
 import XCTest
 
 /// Shared helpers: the package root, a scratch folder and small recipes over
 /// the shipped synthetic data with the `micro` model.
 enum E2E {
-    static let root: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root: URL = Fixtures.packageRoot
 
     static func scratch(_ name: String) -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("trainer-e2e-\(name)-\(getpid())")

@@ -1,9 +1,10 @@
 import XCTest
 import Foundation
+import TestSupport
 import Models
 
 final class ConfigTests: XCTestCase {
-    var presetDirectory: String { Reference.packageRoot.appendingPathComponent("Recipes/models").path }
+    var presetDirectory: String { Fixtures.packageRoot.appendingPathComponent("Recipes/models").path }
 
     func testEveryPresetDecodesAndRoundTrips() throws {
         let names = try FileManager.default.contentsOfDirectory(atPath: presetDirectory)

@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 import Autograd
 import Core
 import NN
@@ -6,7 +7,7 @@ import Models
 
 final class MiniCPMVTests: XCTestCase {
     static func tinyConfig() throws -> MiniCPMVConfig {
-        try MiniCPMVConfig.preset("micro", directory: Reference.packageRoot.appendingPathComponent("Recipes/models").path)
+        try MiniCPMVConfig.preset("micro", directory: Fixtures.packageRoot.appendingPathComponent("Recipes/models").path)
     }
 
     /// A row with one 2×3-patch image (Q placeholder tokens at `start`).

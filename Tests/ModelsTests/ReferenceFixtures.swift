@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import TestSupport
 import Autograd
 import Core
 import NN
@@ -8,16 +9,7 @@ import Checkpointing
 /// Access to the reference fixtures (`TRAINER_REFERENCE_DIR`, default
 /// `../shared/reference` next to the package root).
 enum Reference {
-    static let packageRoot: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    static var root: URL {
-        if let env = ProcessInfo.processInfo.environment["TRAINER_REFERENCE_DIR"], !env.isEmpty {
-            return env.hasPrefix("/") ? URL(fileURLWithPath: env)
-                : URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(env)
-        }
-        return packageRoot.appendingPathComponent("../shared/reference").standardized
-    }
+    static var root: URL { Fixtures.referenceRoot }
 
     /// Every case directory of a section (sorted); fails the test when there is none.
     static func cases(_ section: String, file: StaticString = #filePath, line: UInt = #line) -> [URL] {

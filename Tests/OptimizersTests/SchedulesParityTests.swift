@@ -1,21 +1,12 @@
 import Foundation
+import TestSupport
 import Optimizers
 import XCTest
 
 /// Every case of reference/schedules/wsd.json, every step, within 1e-6.
 final class SchedulesParityTests: XCTestCase {
-    /// TRAINER_REFERENCE_DIR (relative to the current directory), else ../shared/reference.
-    private static var referenceDir: URL {
-        if let dir = ProcessInfo.processInfo.environment["TRAINER_REFERENCE_DIR"], !dir.isEmpty {
-            let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
-            return URL(fileURLWithPath: dir, relativeTo: cwd).standardizedFileURL
-        }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("../shared/reference").standardizedFileURL
-    }
-
     func testEveryCaseEveryStep() throws {
-        let url = Self.referenceDir.appendingPathComponent("schedules/wsd.json")
+        let url = Fixtures.referenceRoot.appendingPathComponent("schedules/wsd.json")
         let cases = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [[String: Any]])
         XCTAssertFalse(cases.isEmpty)
         var kinds: Set<String> = []

@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import TestSupport
 import Autograd
 import Core
 import Training
@@ -10,7 +11,7 @@ final class DPOParityTests: XCTestCase {
     static let tolerance = 1e-5
 
     func testAllCases() throws {
-        let url = Self.referenceRoot().appendingPathComponent("dpo/cases.json")
+        let url = Fixtures.referenceRoot.appendingPathComponent("dpo/cases.json")
         let data = try Data(contentsOf: url)
         let cases = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [[String: Any]],
                                   "\(url.path): expected a list of cases")
@@ -83,17 +84,6 @@ final class DPOParityTests: XCTestCase {
         return worst
     }
 
-    /// TRAINER_REFERENCE_DIR (relative paths from the current directory), else
-    /// ../shared/reference beside the package root.
-    static func referenceRoot() -> URL {
-        if let dir = ProcessInfo.processInfo.environment["TRAINER_REFERENCE_DIR"], !dir.isEmpty {
-            return URL(fileURLWithPath: dir, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
-                .standardizedFileURL
-        }
-        let packageRoot = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return packageRoot.appendingPathComponent("../shared/reference").standardizedFileURL
-    }
 }
 
 /// The options the fixture does not cover, against the formulas evaluated in Double.

@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 import Training
 
 let demoRecipe = """
@@ -107,8 +108,7 @@ final class RecipeTests: XCTestCase {
 /// Every shipped recipe parses (the data need not exist yet: the chain's world is generated).
 final class ShippedRecipeTests: XCTestCase {
     func testEveryShippedRecipeLoads() throws {
-        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Recipes")
+        let dir = Fixtures.packageRoot.appendingPathComponent("Recipes")
         let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".yaml") }
         XCTAssertTrue(names.contains("foundation.yaml") && names.contains("quickstart.yaml"), "\(names)")
         for name in names {

@@ -1,13 +1,13 @@
 import Datasets
 import Foundation
+import TestSupport
 import SyntheticWorld
 import XCTest
 
 /// The sample shipped in Data/synth is exactly what the generator produces for
 /// the command its README names, and its texts agree with the checker.
 final class SyntheticSampleDataTests: XCTestCase {
-    let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Data/synth")
+    let sample = Fixtures.packageRoot.appendingPathComponent("Data/synth")
 
     /// count, documents, seed and noise from "trainer data synth --out DIR --count N --seed S …".
     func recordedCommand() throws -> (count: Int, documents: Int?, seed: UInt64, noise: Int) {

@@ -1,42 +1,7 @@
-import Datasets
 import Foundation
+import TestSupport
 import Tokenizers
 import XCTest
-
-/// Locates the shared reference fixtures: `TRAINER_REFERENCE_DIR` (relative paths resolved from
-/// the current directory), else `../shared/reference` next to the package root.
-enum TokenizerFixtures {
-    static var referenceRoot: URL {
-        if let env = ProcessInfo.processInfo.environment["TRAINER_REFERENCE_DIR"], !env.isEmpty {
-            let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
-            return URL(fileURLWithPath: env, relativeTo: cwd).standardizedFileURL
-        }
-        let packageRoot = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return packageRoot.appendingPathComponent("../shared/reference").standardizedFileURL
-    }
-
-    static var tokenizerRoot: URL { referenceRoot.appendingPathComponent("tokenizer") }
-
-    /// Every directory under reference/tokenizer/ that holds a tokenizer.json.
-    static func tokenizerDirectories() throws -> [URL] {
-        let names = try FileManager.default.contentsOfDirectory(atPath: tokenizerRoot.path).sorted()
-        return names.map { tokenizerRoot.appendingPathComponent($0) }.filter {
-            FileManager.default.fileExists(atPath: $0.appendingPathComponent("tokenizer.json").path)
-        }
-    }
-
-    struct Case: Decodable {
-        let text: String
-        let ids: [Int32]
-        let decoded: String
-    }
-
-    static func cases(in directory: URL) throws -> [Case] {
-        let data = try Data(contentsOf: directory.appendingPathComponent("cases.json"))
-        return try JSONDecoder().decode([Case].self, from: data)
-    }
-}
 
 /// Every case of every reference tokenizer: exact ids from `encode`, exact text from `decode`.
 final class TokenizerParityTests: XCTestCase {

@@ -1,4 +1,3 @@
-import Autograd
 import Core
 import Datasets
 import XCTest

@@ -1,5 +1,5 @@
-import Datasets
 import Foundation
+import TestSupport
 import Tokenizers
 import XCTest
 
