@@ -112,6 +112,4 @@ public struct FNV1a {
         h.add(text)
         return h.value
     }
-
-    public var hex: String { String(format: "%016llx", value) }
 }

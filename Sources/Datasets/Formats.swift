@@ -10,13 +10,13 @@ import Foundation
 ///
 /// Relative image paths resolve against the folder of the data file.
 public enum DataFormat: String, Codable, CaseIterable {
-    case caption, conversations, preference
+    case captions, conversations, preference
 
     /// The format a record's fields imply.
     static func detect(_ record: FieldReader) throws -> DataFormat {
         if record.has("conversations") { return .conversations }
         if record.has("chosen") || record.has("rejected") { return .preference }
-        if record.has("caption") { return .caption }
+        if record.has("caption") { return .captions }
         throw record.error("conversations", "cannot tell the format: expected 'caption', 'conversations' or 'chosen'/'rejected'")
     }
 }
@@ -131,7 +131,7 @@ struct RecordParser {
 
     func parse(_ format: DataFormat) throws -> DataRecord {
         switch format {
-        case .caption: return .caption(try caption())
+        case .captions: return .caption(try caption())
         case .conversations: return .conversation(try conversation())
         case .preference: return .preference(try preference())
         }

@@ -11,14 +11,14 @@ import Foundation
 // plus MiniCPM's exponential decay (`DecayShape.exponential`, η·0.5^((s−T)/T_half)).
 
 /// How the warmup rises from 0 to 1 over progress p ∈ [0, 1).
-public enum WarmupShape: String, Codable {
+public enum WarmupShape: String, Codable, CaseIterable {
     case linear                         // p
     case cosine                         // ½(1 − cos πp)
     case oneMinusSqrt = "1-sqrt"        // 1 − √(1 − p)
 }
 
 /// How the decay falls over progress p ∈ [0, 1].
-public enum DecayShape: String, Codable {
+public enum DecayShape: String, Codable, CaseIterable {
     case linear                         // 1 − p
     case cosine                         // ½(1 + cos πp)
     case oneMinusSqrt = "1-sqrt"        // 1 − √p

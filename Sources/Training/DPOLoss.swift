@@ -24,7 +24,7 @@ public enum DPOLossKind: String, CaseIterable, Codable {
     case sigmoid, ipo, hinge, robust, conservative
 }
 
-public struct DPOConfig: Equatable {
+public struct DPOConfig: Encodable, Equatable {
     public var kind: DPOLossKind
     /// β: strength of the KL constraint toward the reference (RLAIF-V uses 0.1).
     public var beta: Float
@@ -36,6 +36,11 @@ public struct DPOConfig: Equatable {
     public var averageLogProbs: Bool
     /// Weight of the SFT (negative log-likelihood) term on the chosen answers; 0 = off.
     public var sftWeight: Float
+
+    enum CodingKeys: String, CodingKey {
+        case kind = "loss", beta, labelSmoothing = "label_smoothing", averageLogProbs = "average_logps"
+        case sftWeight = "sft_weight"
+    }
 
     public init(kind: DPOLossKind = .sigmoid, beta: Float = 0.1, labelSmoothing: Float = 0,
                 averageLogProbs: Bool = false, sftWeight: Float = 0) {

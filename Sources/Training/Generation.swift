@@ -23,14 +23,17 @@ public final class Generator {
         if let slicing {
             spec = slicing
         } else if file.exists("recipe/text") {
-            let recipe = try Recipe.parse(try file.readString("recipe/text"), file: "\(checkpoint):/recipe/text")
+            let recipe = try Recipe.parse(try file.readString("recipe/text"), file: "\(checkpoint):/recipe/text", stored: true)
             spec = recipe.phases.last!.data
         } else {
             guard let tokenizer else {
                 throw CheckpointError(file: checkpoint, message: "holds no recipe; pass --tokenizer")
             }
-            spec = Recipe.DataSpec(format: "captions", train: [], eval: nil, tokenizer: tokenizer, template: "chatml",
-                                   schema: model.config.version, resolution: nil, maxSlices: 9, scaleResolution: 448,
+            guard let schema = PlaceholderSchema(rawValue: model.config.version) else {
+                throw CheckpointError(file: checkpoint, message: "unknown MiniCPM-V version \(model.config.version)")
+            }
+            spec = Recipe.DataSpec(format: .captions, train: [], eval: nil, tokenizer: tokenizer, template: .chatml,
+                                   schema: schema, resolution: nil, maxSlices: 9, scaleResolution: 448,
                                    maxLength: 2048, rows: 1, packing: true, prompt: "Describe the image.", cache: nil,
                                    textOnly: false)
         }

@@ -10,13 +10,8 @@ enum PhaseObjective {
     case languageModel
     case dpo(DPOConfig)
 
-    init(data: Recipe.DataSpec, dpo: Recipe.DPOSpec?) {
-        guard data.format == "preference" else { self = .languageModel; return }
-        let d = dpo ?? Recipe.DPOSpec(beta: 0.1, loss: "sigmoid", labelSmoothing: 0, averageLogps: false,
-                                      sftWeight: 0, reference: "precomputed")
-        self = .dpo(DPOConfig(kind: DPOLossKind(rawValue: d.loss) ?? .sigmoid, beta: Float(d.beta),
-                              labelSmoothing: Float(d.labelSmoothing), averageLogProbs: d.averageLogps,
-                              sftWeight: Float(d.sftWeight)))
+    init(data: Recipe.DataSpec, dpo: DPOConfig) {
+        self = data.format == .preference ? .dpo(dpo) : .languageModel
     }
 
     /// Forward and backward over the micro-batches; gradients are left in the parameters.

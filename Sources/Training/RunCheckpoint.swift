@@ -53,9 +53,9 @@ extension TrainingRun {
         }
         // The recipe must agree on everything that shapes the run.
         if f.exists("recipe/text") {
-            let old = try Recipe.parse(try f.readString("recipe/text"), file: "\(path):/recipe/text")
+            let old = try Recipe.parse(try f.readString("recipe/text"), file: "\(path):/recipe/text", stored: true)
             let ignoring: Set<String> = options.branchDecaySteps == nil ? [] : ["steps", "schedule"]
-            let diffs = recipeDifferences(old, recipe, ignoring: ignoring)
+            let diffs = recipe.trajectoryDifferences(from: old, ignoring: ignoring)
             if !diffs.isEmpty {
                 throw CheckpointError(file: path, message: "cannot resume with a different recipe; it differs in "
                                       + diffs.joined(separator: "; "))
@@ -110,42 +110,68 @@ extension TrainingRun {
 }
 
 /// The recipe settings that must match for a resume, as "key: old → new".
-func recipeDifferences(_ a: Recipe, _ b: Recipe, ignoring: Set<String>) -> [String] {
-    func kept(_ key: String) -> Bool {
-        !ignoring.contains { key == $0 || key.hasPrefix($0 + ".") || key.contains("." + $0) }
-    }
-    let fa = a.resumeFields.filter { kept($0.key) }, fb = b.resumeFields.filter { kept($0.key) }
-    return Set(fa.keys).union(fb.keys).sorted().filter { fa[$0] != fb[$0] }
-        .map { "\($0): \(fa[$0] ?? "–") → \(fb[$0] ?? "–")" }
-}
-
 extension Recipe {
-    /// Flattened settings that determine the training trajectory (not where
-    /// checkpoints go, how often to log or evaluate, or the thread count).
+    /// The settings that shape training and differ from `old`'s, as "key: old → new"
+    /// (what a resume refuses); keys under `ignoring` (e.g. `steps`) are left out.
+    public func trajectoryDifferences(from old: Recipe, ignoring: Set<String> = []) -> [String] {
+        func kept(_ key: String) -> Bool {
+            !ignoring.contains { key == $0 || key.hasPrefix($0 + ".") || key.contains("." + $0) }
+        }
+        let fa = old.resumeFields.filter { kept($0.key) }, fb = resumeFields.filter { kept($0.key) }
+        return Set(fa.keys).union(fb.keys).sorted().filter { fa[$0] != fb[$0] }
+            .map { "\($0): \(fa[$0] ?? "–") → \(fb[$0] ?? "–")" }
+    }
+
+    /// The keys of the encoded recipe that do not shape the training trajectory:
+    /// where checkpoints go, how often to log or evaluate, the thread count, names,
+    /// held-out data, the cache folder and the initial weights (a resume loads its own).
+    static let trajectoryExempt: Set<String> = ["name", "init", "threads", "log_every", "checkpoint", "eval",
+                                               "phases.name", "phases.data.eval", "phases.data.cache"]
+
+    /// The encoded recipe as flat `dotted.key → value` pairs, without the exempt keys
+    /// (`phases[i].` is left out of the keys of a one-phase recipe).
     var resumeFields: [String: String] {
-        var f: [String: String] = ["model": model, "train": trainable.joined(separator: ","), "seed": "\(seed)"]
-        let o = optimizer
-        f["optimizer.lr"] = "\(o.lr)"; f["optimizer.weight_decay"] = "\(o.weightDecay)"
-        f["optimizer.betas"] = "[\(o.beta1), \(o.beta2)]"; f["optimizer.eps"] = "\(o.eps)"
-        f["optimizer.clip"] = o.clip.map { "\($0)" } ?? "off"; f["optimizer.accumulation"] = "\(o.accumulation)"
-        f["optimizer.mup"] = "\(o.mup)"; f["optimizer.decay_norms_and_biases"] = "\(o.decayNormsAndBiases)"
-        f["optimizer.lr_multipliers"] = o.lrMultipliers.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-        if let d = dpo { f["dpo"] = "\(d)" }
-        for (i, p) in phases.enumerated() {
-            let k = phases.count == 1 ? "" : "phases[\(i)]."
-            f["\(k)steps"] = "\(p.steps)"
-            f["\(k)train"] = p.trainable.joined(separator: ",")
-            f["\(k)schedule"] = "\(p.schedule)"
-            let d = p.data
-            for (key, value) in [("format", d.format), ("train", d.train.joined(separator: ",")), ("tokenizer", d.tokenizer),
-                                 ("template", d.template), ("schema", d.schema),
-                                 ("resolution", d.resolution.map { "\($0)" } ?? "adaptive"),
-                                 ("max_slices", "\(d.maxSlices)"), ("scale_resolution", "\(d.scaleResolution)"),
-                                 ("max_length", "\(d.maxLength)"), ("rows", "\(d.rows)"), ("packing", "\(d.packing)"),
-                                 ("prompt", d.prompt), ("text_only", "\(d.textOnly)")] {
-                f["\(k)data.\(key)"] = value
+        guard let data = try? JSONEncoder().encode(self),
+              let json = try? JSONDecoder().decode(FlatJSON.self, from: data) else { return [:] }
+        var out: [String: String] = [:]
+        func flatten(_ value: FlatJSON, _ key: String, _ pattern: String) {
+            guard !Recipe.trajectoryExempt.contains(pattern) else { return }
+            switch value {
+            case .object(let object):
+                for (k, v) in object {
+                    flatten(v, key.isEmpty ? k : "\(key).\(k)", pattern.isEmpty ? k : "\(pattern).\(k)")
+                }
+            case .list(let list) where key == "phases":
+                for (i, v) in list.enumerated() { flatten(v, list.count == 1 ? "" : "phases[\(i)]", "phases") }
+            default:
+                out[key] = value.text
             }
         }
-        return f
+        flatten(json, "", "")
+        return out
+    }
+}
+
+/// A JSON value, decoded only to be flattened and compared as text.
+private enum FlatJSON: Decodable {
+    case object([String: FlatJSON]), list([FlatJSON]), scalar(String)
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let o = try? c.decode([String: FlatJSON].self) { self = .object(o) }
+        else if let l = try? c.decode([FlatJSON].self) { self = .list(l) }
+        else if let b = try? c.decode(Bool.self) { self = .scalar("\(b)") }
+        else if let i = try? c.decode(Int.self) { self = .scalar("\(i)") }
+        else if let d = try? c.decode(Double.self) { self = .scalar("\(d)") }
+        else if let s = try? c.decode(String.self) { self = .scalar(s) }
+        else { self = .scalar("–") }
+    }
+
+    var text: String {
+        switch self {
+        case .scalar(let s): return s
+        case .list(let l): return "[" + l.map(\.text).joined(separator: ", ") + "]"
+        case .object(let o): return "{" + o.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.text)" }.joined(separator: ", ") + "}"
+        }
     }
 }

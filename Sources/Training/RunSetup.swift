@@ -74,16 +74,14 @@ public enum RunSetup {
             throw RecipeError(file: data.tokenizer, line: nil,
                               message: "the tokenizer has \(tokenizer.vocabSize) tokens but the model's vocabulary is \(config.llm.vocabSize)")
         }
-        let template = ChatTemplate(rawValue: data.template) ?? .chatml
-        try template.check(tokenizer: tokenizer)
+        try data.template.check(tokenizer: tokenizer)
         var slicing = Datasets.SliceConfig(maxSliceNums: data.maxSlices, scaleResolution: data.scaleResolution,
                                   patchSize: config.vision.patchSize, neverSplit: false)
         if let r = data.resolution { slicing.scaleResolution = r; slicing.neverSplit = true }
         try slicing.validate()
-        let schema = PlaceholderSchema(rawValue: data.schema) ?? .v2_6
         let images = ImagePreprocessor(slicing: slicing,
-                                       placeholders: PlaceholderStyle(schema: schema, queryCount: config.queryNum))
-        return try SampleBuilder(tokenizer: tokenizer, template: template, images: images, captionPrompt: data.prompt)
+                                       placeholders: PlaceholderStyle(schema: data.schema, queryCount: config.queryNum))
+        return try SampleBuilder(tokenizer: tokenizer, template: data.template, images: images, captionPrompt: data.prompt)
     }
 
     /// The preprocessed samples of a data file, through the shard cache.
@@ -93,18 +91,13 @@ public enum RunSetup {
             throw RecipeError(file: file, line: nil, message: "data file not found")
         }
         let cache = ShardCache(directory: URL(fileURLWithPath: cacheDirectory), log: log)
-        let format: DataFormat? = switch data.format {                 // nil: each file's records decide
-        case "auto": nil
-        case "captions": .caption
-        default: DataFormat(rawValue: data.format)
-        }
-        let (shard, outcome) = try cache.samples(of: URL(fileURLWithPath: file), format: format, builder: builder)
+        let (shard, outcome) = try cache.samples(of: URL(fileURLWithPath: file), format: data.format, builder: builder)
         switch outcome {
         case .hit: log("data: \(file): \(shard.count) samples from the cache")
         case .built: log("data: \(shard.report)")
         case .rebuilt(let reason): log("data: \(shard.report) (cache rebuilt: \(reason))")
         }
-        if data.format == "auto" && shard.groupSize > 1 {
+        if data.format == nil && shard.groupSize > 1 {
             throw RecipeError(file: file, line: nil,
                               message: "holds preference records; `format: auto` mixes captions and conversations only")
         }
@@ -147,7 +140,7 @@ public enum RunSetup {
     /// The loader configuration of a phase.
     public static func loaderConfig(_ data: Recipe.DataSpec, seed: UInt64, padId: Int32, shuffle: Bool = true) -> DataLoaderConfig {
         DataLoaderConfig(maxLength: data.maxLength,
-                         batch: data.format == "preference" ? .groups(data.rows) : .rows(data.rows),
+                         batch: data.format == .preference ? .groups(data.rows) : .rows(data.rows),
                          seed: seed, shuffle: shuffle, packing: data.packing, padId: padId)
     }
 }

@@ -99,15 +99,13 @@ public final class TrainingRun {
     static func schedule(_ phase: Recipe.Phase) throws -> LRSchedule {
         let s = phase.schedule
         switch s.kind {
-        case "constant": return .constant(warmupSteps: s.warmup)
-        case "cosine": return .cosine(warmupSteps: s.warmup, totalSteps: phase.steps, minRatio: s.minLRRatio)
-        default:
-            let warm = WarmupShape(rawValue: s.warmupShape) ?? .linear
-            let decay = DecayShape(rawValue: s.decay) ?? .exponential
+        case .constant: return .constant(warmupSteps: s.warmup)
+        case .cosine: return .cosine(warmupSteps: s.warmup, totalSteps: phase.steps, minRatio: s.minLRRatio)
+        case .wsd:
             let decaySteps = s.decaySteps ?? Int((Double(phase.steps) * s.decayFraction).rounded())
             let stable = s.stableSteps ?? max(0, phase.steps - s.warmup - decaySteps)
             let sched = LRSchedule.wsd(warmupSteps: s.warmup, stableSteps: stable, decaySteps: decaySteps,
-                                       warmup: warm, decay: decay, minRatio: s.minLRRatio, halfLife: s.halfLife)
+                                       warmup: s.warmupShape, decay: s.decay, minRatio: s.minLRRatio, halfLife: s.halfLife)
             try sched.validate()
             return sched
         }

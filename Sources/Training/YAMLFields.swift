@@ -17,12 +17,17 @@ public struct RecipeError: Error, CustomStringConvertible {
 final class YAMLFields {
     let file: String
     let path: String
+    /// Keys that once were settings, with the reason they are gone: refused in a
+    /// recipe file, skipped in a recipe stored by an older checkpoint.
+    static let retired = ["dpo.reference": "the reference is always the starting weights, their log-probs computed once"]
+    /// Read from a checkpoint: retired keys are skipped.
+    let stored: Bool
     private let pairs: [(key: String, value: Node, line: Int?)]
     private let line: Int?
     private var read = Set<String>()
 
-    init(_ node: Node, file: String, path: String) throws {
-        self.file = file; self.path = path
+    init(_ node: Node, file: String, path: String, stored: Bool = false) throws {
+        self.file = file; self.path = path; self.stored = stored
         self.line = node.mark.map { $0.line }
         guard case .mapping(let m) = node else {
             throw RecipeError(file: file, line: node.mark?.line, message: "`\(path.isEmpty ? "recipe" : path)` must be a mapping of keys to values")
@@ -107,13 +112,15 @@ final class YAMLFields {
 
     func object(_ key: String) throws -> YAMLFields? {
         guard let n = node(key) else { return nil }
-        return try YAMLFields(n, file: file, path: qualified(key))
+        return try YAMLFields(n, file: file, path: qualified(key), stored: stored)
     }
 
     func objects(_ key: String) throws -> [YAMLFields]? {
         guard let n = node(key) else { return nil }
         guard case .sequence(let seq) = n else { throw error(key, "must be a list of mappings") }
-        return try seq.enumerated().map { try YAMLFields($0.element, file: file, path: "\(qualified(key))[\($0.offset)]") }
+        return try seq.enumerated().map {
+            try YAMLFields($0.element, file: file, path: "\(qualified(key))[\($0.offset)]", stored: stored)
+        }
     }
 
     /// Keys and numeric values of a mapping (e.g. per-module multipliers).
@@ -130,9 +137,26 @@ final class YAMLFields {
         RecipeError(file: file, line: line, message: "`\(qualified(key))` is required")
     }
 
-    /// Fails on the first key that was never read, suggesting the closest known one.
-    func rejectUnknown(known: [String]) throws {
+    /// One of an enumeration's values, by its YAML name.
+    func choice<E: RawRepresentable & CaseIterable>(_ key: String, default d: E) throws -> E where E.RawValue == String {
+        guard let name = try string(key) else { return d }
+        guard let value = E(rawValue: name) else {
+            let names = E.allCases.map(\.rawValue)
+            let list = names.count < 2 ? names.joined() : names.dropLast().joined(separator: ", ") + " or " + names.last!
+            throw error(key, "must be \(list), got `\(name)`")
+        }
+        return value
+    }
+
+    /// Fails on the first key that was never read (a typo, or a key this section
+    /// does not have), suggesting the closest of the keys the section asked for.
+    func rejectUnread() throws {
+        let known = read.sorted()
         for p in pairs where !read.contains(p.key) {
+            if let why = YAMLFields.retired[qualified(p.key)] {
+                if stored { continue }
+                throw RecipeError(file: file, line: p.line, message: "`\(qualified(p.key))` is no longer a setting (\(why)); remove it")
+            }
             let hint = known.min { editDistance($0, p.key) < editDistance($1, p.key) }
                 .flatMap { editDistance($0, p.key) <= 3 ? " (did you mean `\($0)`?)" : nil } ?? ""
             throw RecipeError(file: file, line: p.line, message: "unknown key `\(qualified(p.key))`\(hint)")

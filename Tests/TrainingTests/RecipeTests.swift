@@ -29,11 +29,47 @@ final class RecipeTests: XCTestCase {
         XCTAssertEqual(r.phases.count, 1)
         XCTAssertEqual(r.phases[0].steps, 40)
         XCTAssertEqual(r.phases[0].data.resolution, 224)
-        XCTAssertEqual(r.phases[0].data.format, "captions")
+        XCTAssertEqual(r.phases[0].data.format, .captions)
         XCTAssertEqual(r.optimizer.lr, 1e-3)
         XCTAssertEqual(r.optimizer.beta2, 0.98)
         XCTAssertEqual(r.checkpoint.dir, "Checkpoints/demo")
         XCTAssertEqual(r.initialization, .random)
+    }
+
+    func testChoicesAreTypedAndMisspeltOnesRefused() throws {
+        let r = try Recipe.parse(base + "\ndpo:\n  loss: ipo\n", file: "demo.yaml")
+        XCTAssertEqual(r.phases[0].schedule.kind, .wsd)
+        XCTAssertEqual(r.phases[0].data.template, .chatml)
+        XCTAssertEqual(r.dpo.kind, .ipo)
+        XCTAssertEqual(r.dpo.beta, 0.1)
+        for (from, to, key) in [("kind: wsd", "kind: wds", "`schedule.kind` must be wsd, cosine or constant, got `wds`"),
+                                ("resolution: 224", "resolution: 224\n  template: chatm", "`data.template`"),
+                                ("warmup: 5", "warmup: 5\n  decay: exp", "`schedule.decay`")] {
+            XCTAssertThrowsError(try Recipe.parse(base.replacingOccurrences(of: from, with: to), file: "r.yaml")) { e in
+                XCTAssertTrue("\(e)".contains(key), "\(e)")
+            }
+        }
+        XCTAssertThrowsError(try Recipe.parse(base + "\ndpo:\n  reference: model\n", file: "r.yaml")) { e in
+            XCTAssertTrue("\(e)".contains("`dpo.reference` is no longer a setting"), "\(e)")
+        }
+        // A recipe stored by an older checkpoint still reads.
+        XCTAssertEqual(try Recipe.parse(base + "\ndpo:\n  reference: precomputed\n", file: "c.h5", stored: true).dpo, DPOConfig())
+    }
+
+    /// A resume compares what shapes training, read from the encoded recipe.
+    func testTrajectoryDifferencesNameTheSettingsThatShapeTraining() throws {
+        let old = try Recipe.parse(base, file: "demo.yaml")
+        let moved = try Recipe.parse(base + "\ncheckpoint:\n  dir: /tmp/elsewhere\neval:\n  every: 5\nthreads: 1\nlog_every: 3\n",
+                                     file: "demo.yaml")
+        XCTAssertEqual(moved.trajectoryDifferences(from: old), [])
+        let changed = try Recipe.parse(base.replacingOccurrences(of: "lr: 1e-3", with: "lr: 2e-3")
+                                        .replacingOccurrences(of: "resolution: 224", with: "resolution: 448"), file: "demo.yaml")
+        XCTAssertEqual(changed.trajectoryDifferences(from: old), ["data.resolution: 224 → 448", "optimizer.lr: 0.001 → 0.002"])
+        let longer = try Recipe.parse(base.replacingOccurrences(of: "steps: 40", with: "steps: 60"), file: "demo.yaml")
+        XCTAssertEqual(longer.trajectoryDifferences(from: old), ["steps: 40 → 60"])
+        XCTAssertEqual(longer.trajectoryDifferences(from: old, ignoring: ["steps", "schedule"]), [])
+        let dpo = try Recipe.parse(base + "\ndpo:\n  beta: 0.2\n", file: "demo.yaml")
+        XCTAssertEqual(dpo.trajectoryDifferences(from: old), ["dpo.beta: 0.1 → 0.2"])
     }
 
     func testUnknownKeyNamesLineAndSuggestion() {
@@ -85,7 +121,7 @@ final class RecipeTests: XCTestCase {
         let r = try Recipe.parse(text, file: "r.yaml")
         XCTAssertEqual(r.phases.map(\.name), ["part1", "part2"])
         XCTAssertEqual(r.phases.map(\.steps), [10, 40])
-        XCTAssertEqual(r.phases[1].data.format, "conversations")
+        XCTAssertEqual(r.phases[1].data.format, .conversations)
         XCTAssertEqual(r.phases[0].data.train, ["Data/captions.jsonl"])
         XCTAssertEqual(r.totalSteps, 50)
     }
