@@ -38,23 +38,8 @@ public struct CheckpointDirectory {
     /// `latest.h5` and prunes old files. Returns the final path.
     @discardableResult
     public func write(step: Int, _ body: (HDF5File) throws -> Void) throws -> String {
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         let final = file(forStep: step)
-        let temp = final + ".tmp-\(getpid())"
-        do {
-            let h5 = try HDF5File(creatingAt: temp)
-            try body(h5)
-            try h5.flush()
-            h5.close()
-            let fd = open(temp, O_RDONLY)
-            if fd >= 0 { fsync(fd); close(fd) }
-            guard rename(temp, final) == 0 else {
-                throw CheckpointError(file: final, message: "cannot rename the temporary checkpoint into place (\(String(cString: strerror(errno))))")
-            }
-        } catch {
-            unlink(temp)
-            throw error
-        }
+        try ModelStore.writeAtomically(final, body)
         pointLatest(at: final)
         // Only older checkpoints go: the one just written stays, and `latest.h5` with it.
         for old in existing().filter({ $0.step < step }).dropLast(keep - 1) { unlink(old.path) }

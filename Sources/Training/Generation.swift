@@ -15,9 +15,9 @@ public final class Generator {
     /// Loads the model of a checkpoint; the tokenizer, chat template and image
     /// settings come from the recipe stored in it (its last phase), unless given.
     public init(checkpoint: String, tokenizer: String? = nil, slicing: Recipe.DataSpec? = nil) throws {
-        let file = try RunSetup.openCheckpoint(checkpoint)
+        let file = try ModelStore.open(checkpoint)
         defer { file.close() }
-        (model, _) = try loadModel(from: file, as: MiniCPMVConfig.self) { MiniCPMV(config: $0) }
+        model = try ModelStore.model(in: file)
         model.isTraining = false
         var spec: Recipe.DataSpec
         if let slicing {

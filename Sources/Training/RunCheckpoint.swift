@@ -43,7 +43,7 @@ extension TrainingRun {
     /// Loads weights, optimizer moments and run state from `path`, after checking
     /// that the recipe and model are the ones that wrote it.
     func restore(from path: String) throws {
-        let f = try RunSetup.openCheckpoint(path)
+        let f = try ModelStore.open(path)
         defer { f.close() }
         // The model must be the same shape.
         let saved = try MiniCPMVConfig.decode(json: try loadModelConfigJSON(from: f), file: path)

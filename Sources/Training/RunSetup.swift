@@ -22,30 +22,17 @@ public enum RunSetup {
             let config = try modelConfig(recipe)
             return (MiniCPMV(config: config, seed: recipe.seed), "random (seed \(recipe.seed))")
         case .checkpoint(let path):
-            let file = try openCheckpoint(path)
-            defer { file.close() }
-            let (model, config) = try loadModel(from: file, as: MiniCPMVConfig.self) { MiniCPMV(config: $0, seed: recipe.seed) }
+            let model = try ModelStore.model(checkpoint: path, seed: recipe.seed)
             let wanted = try modelConfig(recipe)
-            if wanted != config {
+            if wanted != model.config {
                 throw CheckpointError(file: path, message: "holds a different model than the recipe's `model: \(recipe.model)`: "
-                                      + configDifferences(config, wanted).joined(separator: "; "))
+                                      + configDifferences(model.config, wanted).joined(separator: "; "))
             }
             return (model, "checkpoint \(path)")
         case .huggingFace(let dirs):
-            let sources = try CheckpointSources(directories: dirs)
-            let (tensors, _) = try ModelWeights.readMiniCPMV(from: dirs)
-            let model = MiniCPMV(config: sources.config, seed: recipe.seed)
-            try ModelWeights.load(tensors, into: model, allowMissing: sources.isComplete ? [] : ["resampler"],
-                                  source: dirs.joined(separator: " + "))
+            let model = try ModelStore.model(huggingFace: dirs, seed: recipe.seed).model
             return (model, "Hugging Face weights from \(dirs.joined(separator: " + "))")
         }
-    }
-
-    static func openCheckpoint(_ path: String) throws -> HDF5File {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw CheckpointError(file: path, message: "checkpoint not found (run the previous phase first?)")
-        }
-        return try HDF5File(readingAt: path)
     }
 
     /// Which config fields differ, as "field: a → b".

@@ -1,10 +1,6 @@
 import ArgumentParser
 import Foundation
-import Autograd
-import Core
-import NN
-import Models
-import Checkpointing
+import Training
 
 /// `trainer import --from DIR [DIR] --out Checkpoints/NAME.h5`
 struct Import: ParsableCommand {
@@ -32,7 +28,7 @@ struct Import: ParsableCommand {
     var queryNum: Int?
 
     func run() throws {
-        let summary = try ModelTransfer.importCheckpoint(from: from, to: out, seed: seed, queryNum: queryNum)
+        let summary = try ModelStore.importCheckpoint(from: from, to: out, seed: seed, queryNum: queryNum)
         print(summary)
     }
 }
@@ -50,60 +46,6 @@ struct Export: ParsableCommand {
     var out: String
 
     func run() throws {
-        print(try ModelTransfer.exportCheckpoint(checkpoint, to: out))
-    }
-}
-
-/// The glue between model configs (Models) and weight files (Checkpointing).
-enum ModelTransfer {
-    /// Builds the model the sources describe, loads their weights strictly and
-    /// writes `/model` + `/config` to `path` (through a temporary file).
-    static func importCheckpoint(from directories: [String], to path: String, seed: UInt64,
-                                 queryNum: Int?) throws -> String {
-        let sources = try CheckpointSources(directories: directories, queryNum: queryNum)
-        let (tensors, ignored) = try ModelWeights.readMiniCPMV(from: directories)
-        let model = MiniCPMV(config: sources.config, seed: seed)
-        let fresh = sources.isComplete ? [] : ["resampler"]
-        try ModelWeights.load(tensors, into: model, allowMissing: fresh, source: directories.joined(separator: " + "))
-        try writeAtomically(path) { file in try saveModel(model, config: sources.config, to: file) }
-        var lines = ["imported MiniCPM-V \(sources.config.version) (\(sources.config.llm.modelType.rawValue)): "
-                     + "\(model.parameterCount) parameters, \(tensors.count) tensors → \(path)"]
-        if !fresh.isEmpty { lines.append("resampler initialised from seed \(seed) (not in the sources)") }
-        if !ignored.isEmpty {
-            lines.append("left out \(ignored.count) tensors MiniCPM-V has no use for (e.g. \(ignored.prefix(3).joined(separator: ", ")))")
-        }
-        return lines.joined(separator: "\n")
-    }
-
-    /// Reads a checkpoint (strictly) and writes config.json (official layout) and model.safetensors.
-    static func exportCheckpoint(_ path: String, to directory: String) throws -> String {
-        let file = try HDF5File(readingAt: path)
-        defer { file.close() }
-        let (model, config) = try loadModel(from: file, as: MiniCPMVConfig.self) { MiniCPMV(config: $0) }
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let dir = URL(fileURLWithPath: directory)
-        try Data(try config.officialJSON().utf8).write(to: dir.appendingPathComponent("config.json"), options: .atomic)
-        // transformers only loads safetensors whose metadata names the framework.
-        try Safetensors.write(ModelWeights.export(model), to: dir.appendingPathComponent(Safetensors.singleFileName).path,
-                              metadata: ["format": "pt"])
-        return "exported \(model.namedParameters().count) tensors (\(model.parameterCount) parameters) → \(directory)"
-    }
-
-    private static func writeAtomically(_ path: String, _ body: (HDF5File) throws -> Void) throws {
-        let dir = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let temporary = path + ".partial"
-        do {
-            let file = try HDF5File(creatingAt: temporary)
-            try body(file)
-            try file.flush()
-            file.close()
-        } catch {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw error
-        }
-        guard rename(temporary, path) == 0 else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
-        }
+        print(try ModelStore.exportCheckpoint(checkpoint, to: out))
     }
 }

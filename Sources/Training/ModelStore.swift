@@ -1,0 +1,89 @@
+import Checkpointing
+import Foundation
+import Models
+
+/// Where models come from and go to: HDF5 checkpoints and Hugging Face folders.
+/// Every command and the run loop load and save through here.
+public enum ModelStore {
+    /// Opens a checkpoint for reading, naming the file when it is missing.
+    public static func open(_ path: String) throws -> HDF5File {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CheckpointError(file: path, message: "checkpoint not found (run the previous phase first?)")
+        }
+        return try HDF5File(readingAt: path)
+    }
+
+    /// The model of an open checkpoint (strict: every parameter present, every shape right).
+    public static func model(in file: HDF5File, seed: UInt64 = 0) throws -> MiniCPMV {
+        try loadModel(from: file, as: MiniCPMVConfig.self) { MiniCPMV(config: $0, seed: seed) }.0
+    }
+
+    /// The model of a checkpoint file.
+    public static func model(checkpoint path: String, seed: UInt64 = 0) throws -> MiniCPMV {
+        let file = try open(path)
+        defer { file.close() }
+        return try model(in: file, seed: seed)
+    }
+
+    /// The model Hugging Face folders describe (one MiniCPM-V folder, or a vision
+    /// folder and an LLM folder), loaded strictly; the resampler of a pair starts
+    /// from `seed`. Also returns the tensors the folders hold that MiniCPM-V does not use.
+    public static func model(huggingFace directories: [String], seed: UInt64,
+                             queryNum: Int? = nil) throws -> (model: MiniCPMV, sources: CheckpointSources, read: Int, ignored: [String]) {
+        let sources = try CheckpointSources(directories: directories, queryNum: queryNum)
+        let (tensors, ignored) = try ModelWeights.readMiniCPMV(from: directories)
+        let model = MiniCPMV(config: sources.config, seed: seed)
+        try ModelWeights.load(tensors, into: model, allowMissing: sources.isComplete ? [] : ["resampler"],
+                              source: directories.joined(separator: " + "))
+        return (model, sources, tensors.count, ignored)
+    }
+
+    /// Writes an HDF5 file atomically: `body` fills a temporary file beside `path`
+    /// (`NAME.tmp-PID`), which is flushed, synced and renamed into place, so a kill
+    /// during the write leaves whatever was at `path` intact.
+    public static func writeAtomically(_ path: String, _ body: (HDF5File) throws -> Void) throws {
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        let temp = path + ".tmp-\(getpid())"
+        do {
+            let h5 = try HDF5File(creatingAt: temp)
+            try body(h5)
+            try h5.flush()
+            h5.close()
+            let fd = Foundation.open(temp, O_RDONLY)
+            if fd >= 0 { fsync(fd); close(fd) }
+            guard rename(temp, path) == 0 else {
+                throw CheckpointError(file: path, message: "cannot rename the temporary file into place (\(String(cString: strerror(errno))))")
+            }
+        } catch {
+            unlink(temp)
+            throw error
+        }
+    }
+
+    /// `trainer import`: Hugging Face folders → one checkpoint holding `/model` and `/config`.
+    public static func importCheckpoint(from directories: [String], to path: String, seed: UInt64,
+                                        queryNum: Int?) throws -> String {
+        let (model, sources, read, ignored) = try model(huggingFace: directories, seed: seed, queryNum: queryNum)
+        try writeAtomically(path) { file in try saveModel(model, config: sources.config, to: file) }
+        var lines = ["imported MiniCPM-V \(sources.config.version) (\(sources.config.llm.modelType.rawValue)): "
+                     + "\(model.parameterCount) parameters, \(read) tensors → \(path)"]
+        if !sources.isComplete { lines.append("resampler initialised from seed \(seed) (not in the sources)") }
+        if !ignored.isEmpty {
+            lines.append("left out \(ignored.count) tensors MiniCPM-V has no use for (e.g. \(ignored.prefix(3).joined(separator: ", ")))")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// `trainer export`: a checkpoint → config.json (official layout) and model.safetensors.
+    public static func exportCheckpoint(_ path: String, to directory: String) throws -> String {
+        let model = try model(checkpoint: path)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let dir = URL(fileURLWithPath: directory)
+        try Data(try model.config.officialJSON().utf8).write(to: dir.appendingPathComponent("config.json"), options: .atomic)
+        // transformers only loads safetensors whose metadata names the framework.
+        try Safetensors.write(ModelWeights.export(model), to: dir.appendingPathComponent(Safetensors.singleFileName).path,
+                              metadata: ["format": "pt"])
+        return "exported \(model.namedParameters().count) tensors (\(model.parameterCount) parameters) → \(directory)"
+    }
+}

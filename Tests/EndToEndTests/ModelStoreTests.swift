@@ -1,0 +1,48 @@
+import Checkpointing
+import Foundation
+import Models
+import TestSupport
+import Training
+import XCTest
+
+/// Export to a Hugging Face folder and import back give the same weights, bit for bit;
+/// a write that fails leaves the earlier file intact.
+final class ModelStoreTests: XCTestCase {
+    func testExportThenImportKeepsEveryWeight() throws {
+        let dir = E2E.scratch("store")
+        let config = try MiniCPMVConfig.preset("micro", directory: Fixtures.packageRoot.appendingPathComponent("Recipes/models").path)
+        let model = MiniCPMV(config: config, seed: 7)
+        let original = dir.appendingPathComponent("original.h5").path
+        try ModelStore.writeAtomically(original) { try saveModel(model, config: config, to: $0) }
+        let summary = try ModelStore.exportCheckpoint(original, to: dir.appendingPathComponent("hf").path)
+        XCTAssertTrue(summary.contains("exported"), summary)
+        let imported = dir.appendingPathComponent("imported.h5").path
+        _ = try ModelStore.importCheckpoint(from: [dir.appendingPathComponent("hf").path], to: imported, seed: 99, queryNum: nil)
+        let back = try ModelStore.model(checkpoint: imported)
+        XCTAssertEqual(back.config, config)
+        let before = Dictionary(uniqueKeysWithValues: model.namedParameters().map { ($0.0, $0.1.value.scalars) })
+        for (name, p) in back.namedParameters() {
+            XCTAssertEqual(p.value.scalars, before[name], name)
+        }
+        XCTAssertEqual(back.namedParameters().count, before.count)
+    }
+
+    func testFailedWriteLeavesTheEarlierFile() throws {
+        let dir = E2E.scratch("store-atomic")
+        let path = dir.appendingPathComponent("m.h5").path
+        try ModelStore.writeAtomically(path) { try $0.write("x", string: "first") }
+        struct Stop: Error {}
+        XCTAssertThrowsError(try ModelStore.writeAtomically(path) { try $0.write("x", string: "second"); throw Stop() })
+        let f = try HDF5File(readingAt: path)
+        defer { f.close() }
+        XCTAssertEqual(try f.readString("x"), "first")
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+        XCTAssertEqual(left, ["m.h5"], "a temporary file was left behind")
+    }
+
+    func testMissingCheckpointIsNamed() {
+        XCTAssertThrowsError(try ModelStore.model(checkpoint: "/nonexistent/step-000001.h5")) { e in
+            XCTAssertTrue("\(e)".contains("/nonexistent/step-000001.h5: checkpoint not found"), "\(e)")
+        }
+    }
+}
