@@ -57,7 +57,7 @@ public struct PackedBatch {
 
     /// Lays out the rows of `plan`; `sample(i)` gives sample i of the source. A sample that no
     /// longer fits its planned place (the data changed under a saved plan) is an error.
-    public static func assemble(_ plan: PackPlan, padId: Int32, padToMaxLength: Bool = false, patchSize: Int = 14,
+    public static func assemble(_ plan: PackPlan, padId: Int32, padToMaxLength: Bool = false,
                                 sample: (Int) throws -> TrainingSample) throws -> PackedBatch {
         let b = plan.rows.count
         let t = padToMaxLength ? plan.maxLength : plan.rows.map { $0.reduce(0) { $0 + $1.length } }.max() ?? 0
@@ -66,7 +66,7 @@ public struct PackedBatch {
                                 positionIds: Array(repeating: 0, count: b * t),
                                 segmentIds: Array(repeating: -1, count: b * t),
                                 pixelValues: [], tgtSizes: [], maxPatches: 0, imageBounds: [],
-                                segments: [], groups: [], patchSize: patchSize)
+                                segments: [], groups: [], patchSize: 0)
         var slices: [ImageSlice] = []
         for (r, row) in plan.rows.enumerated() {
             var offset = 0
@@ -104,8 +104,24 @@ public struct PackedBatch {
                                       slices: firstSlice..<(firstSlice + s.slices.count)))
     }
 
-    /// Concatenates the strips into [N, 3, p, maxPatches·p], each strip row zero padded.
+    /// One row holding a generation prompt as it is: positions from 0, no labels.
+    public static func prompt(ids: [Int32], imageBounds: [Range<Int>], slices: [ImageSlice]) -> PackedBatch {
+        let n = ids.count
+        var b = PackedBatch(rows: 1, length: n, inputIds: ids, labels: Array(repeating: ignoreIndex, count: n),
+                            positionIds: (0..<n).map { Int32($0) }, segmentIds: Array(repeating: 0, count: n),
+                            pixelValues: [], tgtSizes: [], maxPatches: 0, imageBounds: imageBounds,
+                            segments: [PackedSegment(id: "prompt", sourceIndex: 0, group: 0, row: 0, start: 0, length: n,
+                                                     truncated: false, slices: 0..<slices.count)],
+                            groups: [[0]], patchSize: 0)
+        b.setSlices(slices)
+        return b
+    }
+
+    /// Concatenates the strips into [N, 3, p, maxPatches·p], each strip row zero padded;
+    /// p is the slices' own patch size.
     private mutating func setSlices(_ slices: [ImageSlice]) {
+        patchSize = slices.first?.patchSize ?? patchSize
+        precondition(slices.allSatisfy { $0.patchSize == patchSize }, "slices cut with different patch sizes in one batch")
         tgtSizes = slices.map(\.tgtSize)
         maxPatches = tgtSizes.map(\.patchCount).max() ?? 0
         let p = patchSize, width = maxPatches * p

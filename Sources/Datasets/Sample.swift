@@ -12,6 +12,11 @@ public struct ImageSlice: Equatable {
         self.tgtSize = tgtSize; self.pixels = pixels
     }
 
+    /// The patch side the strip was cut with (its pixels are 3 × p × h·w·p).
+    public var patchSize: Int {
+        tgtSize.patchCount == 0 ? 0 : Int(Double(pixels.count / (3 * tgtSize.patchCount)).squareRoot().rounded())
+    }
+
     public static func stripCount(_ size: TgtSize, patchSize: Int = 14) -> Int {
         3 * patchSize * patchSize * size.patchCount
     }

@@ -17,7 +17,7 @@ extension SampleBuilder {
 
     /// Token ids of a user turn (image placeholders first, as in training) followed
     /// by the opening of the assistant's answer, and the images' slices.
-    public func prompt(question: String, images paths: [String]) throws -> (ids: [Int32], bounds: [Range<Int>], slices: [ImageSlice]) {
+    public func prompt(question: String, images paths: [String]) throws -> PackedBatch {
         var content = "", slices: [ImageSlice] = []
         for (i, path) in paths.enumerated() {
             let p = try images.preprocess(path: path, imageIndex: i)
@@ -30,6 +30,6 @@ extension SampleBuilder {
         guard bounds.count == slices.count else {
             throw DataError.invalidSample(id: "prompt", problem: "\(bounds.count) image spans for \(slices.count) slices")
         }
-        return (ids, bounds, slices)
+        return PackedBatch.prompt(ids: ids, imageBounds: bounds, slices: slices)
     }
 }

@@ -355,14 +355,7 @@ public enum Evaluation {
         let maxLength = max(samples.map(\.length).max()!, 64)
         let loader = try DataLoader(source: source, config: DataLoaderConfig(maxLength: maxLength, batch: .rows(1),
                                                                              seed: 0, shuffle: false))
-        var total = 0.0, tokens = 0
-        try noGrad {
-            for _ in 0..<loader.epochPlan().batches {
-                let b = try loader.next()
-                let (loss, n) = try generator.model.loss(modelInput(b))
-                total += Double(loss.item); tokens += n
-            }
-        }
-        return tokens > 0 ? (total / Double(tokens), tokens) : nil
+        let (loss, tokens) = try heldOutLoss(generator.model, loader, batches: loader.epochPlan().batches)
+        return loss.map { ($0, tokens) }
     }
 }

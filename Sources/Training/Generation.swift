@@ -46,13 +46,11 @@ public final class Generator {
     /// The answer to `question` about the images (paths), streamed through `onText`.
     public func generate(question: String, images: [String], sampling: SamplingConfig = .greedy,
                          maxTokens: Int = 128, rng: inout RNG, onText: ((String) -> Void)? = nil) throws -> String {
-        let (ids, bounds, slices) = try builder.prompt(question: question, images: images)
+        let prompt = try builder.prompt(question: question, images: images)
+        let ids = prompt.inputIds
         return try noGrad {
             let cache = model.llm.makeCache()
-            let input = MiniCPMVInput(inputIds: ids, labels: Array(repeating: ignoreIndex, count: ids.count),
-                                      positionIds: (0..<ids.count).map { Int32($0) }, batch: 1, seqLen: ids.count,
-                                      pixelValues: stripsTensor(slices), tgtSizes: slices.map { (h: $0.tgtSize.h, w: $0.tgtSize.w) },
-                                      imageBounds: bounds)
+            let input = modelInput(prompt)
             try input.validate(for: model.config)
             let hidden = model.llm.hiddenStates(embeddings: model.inputEmbeddings(input),
                                                 positions: input.positionIds, cache: cache)     // [1, T, D]
@@ -74,20 +72,4 @@ public final class Generator {
             return text
         }
     }
-}
-
-/// Slices as one zero-padded [N, 3, P, maxL·P] tensor (nil without slices).
-func stripsTensor(_ slices: [ImageSlice], patchSize p: Int = 14) -> Tensor? {
-    guard !slices.isEmpty else { return nil }
-    let maxL = slices.map { $0.tgtSize.h * $0.tgtSize.w }.max()!
-    let t = Tensor.zeros([slices.count, 3, p, maxL * p])
-    for (n, s) in slices.enumerated() {
-        let l = s.tgtSize.h * s.tgtSize.w
-        for row in 0..<(3 * p) {
-            s.pixels.withUnsafeBufferPointer { src in
-                (t.pointer + (n * 3 * p + row) * maxL * p).update(from: src.baseAddress! + row * l * p, count: l * p)
-            }
-        }
-    }
-    return t
 }

@@ -36,15 +36,22 @@ enum PhaseObjective {
         }
     }
 
-    /// Held-out loss of one batch and its weight (tokens, or pairs).
-    func evaluate(model: MiniCPMV, batch: PackedBatch, data: PhaseData) throws -> (Double, Double) {
+    /// Held-out loss over the next `batches` batches of `loader`, without a graph:
+    /// per supervised token, or per preference pair.
+    func heldOutLoss(model: MiniCPMV, loader: DataLoader, batches: Int, data: PhaseData) throws -> Double? {
         switch self {
         case .languageModel:
-            let (loss, n) = try model.loss(modelInput(batch))
-            return (n > 0 ? Double(loss.item) / Double(n) : 0, Double(n))
+            return try Training.heldOutLoss(model, loader, batches: batches).loss
         case .dpo(let config):
-            let out = try dpoBatch(model: model, batch: batch, config: config, reference: data.referenceEval ?? [])
-            return (Double(out.output.loss.item), Double(batch.groups.count))
+            return try noGrad {
+                var total = 0.0, pairs = 0
+                for _ in 0..<batches {
+                    let b = try loader.next()
+                    let out = try dpoBatch(model: model, batch: b, config: config, reference: data.referenceEval ?? [])
+                    total += Double(out.output.loss.item) * Double(b.groups.count); pairs += b.groups.count
+                }
+                return pairs > 0 ? total / Double(pairs) : nil
+            }
         }
     }
 

@@ -73,15 +73,7 @@ final class PhaseData {
     func evaluate(model: MiniCPMV, batches: Int, objective: PhaseObjective) throws -> Double? {
         guard let loader = try evalLoader() else { return nil }
         let n = min(batches, max(1, loader.epochPlan().batches))
-        return try noGrad {
-            var total = 0.0, weight = 0.0
-            for _ in 0..<n {
-                let b = try loader.next()
-                let (loss, w) = try objective.evaluate(model: model, batch: b, data: self)
-                total += loss * w; weight += w
-            }
-            return weight > 0 ? total / weight : nil
-        }
+        return try objective.heldOutLoss(model: model, loader: loader, batches: n, data: self)
     }
 
     // MARK: - Reference log-probs (DPO)

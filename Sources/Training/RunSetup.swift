@@ -132,15 +132,6 @@ public enum RunSetup {
     }
 }
 
-/// A packed batch in the model's input form.
-public func modelInput(_ b: PackedBatch) -> MiniCPMVInput {
-    let n = b.sliceCount
-    let pixels = n == 0 ? nil : Tensor(b.pixelValues, shape: [n, 3, b.patchSize, b.maxPatches * b.patchSize])
-    return MiniCPMVInput(inputIds: b.inputIds, labels: b.labels, positionIds: b.positionIds, segmentIds: b.segmentIds,
-                         batch: b.rows, seqLen: b.length, pixelValues: pixels,
-                         tgtSizes: b.tgtSizes.map { (h: $0.h, w: $0.w) }, imageBounds: b.imageBounds)
-}
-
 /// A JSON document flattened to "a.b.c" → value text.
 func flatJSON(_ json: String?) -> [String: String] {
     guard let json, let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) else { return [:] }
