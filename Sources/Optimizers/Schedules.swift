@@ -97,12 +97,13 @@ public enum LRSchedule: Equatable, Codable {
 // MARK: - Building, checking and branching
 
 extension LRSchedule {
-    /// A WSD schedule whose stable length is inferred: the decay takes `decayFraction` of
-    /// `totalSteps` (rounded), the warmup `warmupSteps`, and the stable phase the rest.
-    /// MiniCPM reports that a decay of about 10 % of the steps suffices.
+    /// A WSD schedule whose stable length is inferred: the decay takes `decaySteps`, or
+    /// else `decayFraction` of `totalSteps` (rounded), at most what the warmup leaves; the
+    /// stable phase takes `stableSteps`, or else the rest. MiniCPM reports that a decay
+    /// of about 10 % of the steps suffices.
     public static func wsdInferringStable(
-        totalSteps: Int, warmupSteps: Int, decayFraction: Double = 0.1,
-        warmup: WarmupShape = .linear, decay: DecayShape = .cosine,
+        totalSteps: Int, warmupSteps: Int, decayFraction: Double = 0.1, decaySteps: Int? = nil,
+        stableSteps: Int? = nil, warmup: WarmupShape = .linear, decay: DecayShape = .cosine,
         minRatio: Double = 0, halfLife: Double? = nil
     ) throws -> LRSchedule {
         guard totalSteps > 0, warmupSteps >= 0, warmupSteps <= totalSteps else {
@@ -112,10 +113,10 @@ extension LRSchedule {
         guard decayFraction >= 0, decayFraction <= 1 else {
             throw LRScheduleError.invalid("decay fraction \(decayFraction) is outside [0, 1]")
         }
-        let decaySteps = min(Int((Double(totalSteps) * decayFraction).rounded()), totalSteps - warmupSteps)
+        let decayLength = min(decaySteps ?? Int((Double(totalSteps) * decayFraction).rounded()), totalSteps - warmupSteps)
         let schedule = LRSchedule.wsd(
-            warmupSteps: warmupSteps, stableSteps: totalSteps - warmupSteps - decaySteps,
-            decaySteps: decaySteps, warmup: warmup, decay: decay, minRatio: minRatio, halfLife: halfLife)
+            warmupSteps: warmupSteps, stableSteps: stableSteps ?? (totalSteps - warmupSteps - decayLength),
+            decaySteps: decayLength, warmup: warmup, decay: decay, minRatio: minRatio, halfLife: halfLife)
         try schedule.validate()
         return schedule
     }

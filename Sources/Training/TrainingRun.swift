@@ -102,12 +102,9 @@ public final class TrainingRun {
         case .constant: return .constant(warmupSteps: s.warmup)
         case .cosine: return .cosine(warmupSteps: s.warmup, totalSteps: phase.steps, minRatio: s.minLRRatio)
         case .wsd:
-            let decaySteps = s.decaySteps ?? Int((Double(phase.steps) * s.decayFraction).rounded())
-            let stable = s.stableSteps ?? max(0, phase.steps - s.warmup - decaySteps)
-            let sched = LRSchedule.wsd(warmupSteps: s.warmup, stableSteps: stable, decaySteps: decaySteps,
-                                       warmup: s.warmupShape, decay: s.decay, minRatio: s.minLRRatio, halfLife: s.halfLife)
-            try sched.validate()
-            return sched
+            return try .wsdInferringStable(totalSteps: phase.steps, warmupSteps: s.warmup, decayFraction: s.decayFraction,
+                                           decaySteps: s.decaySteps, stableSteps: s.stableSteps, warmup: s.warmupShape,
+                                           decay: s.decay, minRatio: s.minLRRatio, halfLife: s.halfLife)
         }
     }
 
