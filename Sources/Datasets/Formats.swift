@@ -64,6 +64,16 @@ public struct ConversationRecord: Equatable {
     public init(location: RecordLocation, id: String, images: [ImageReference], turns: [DialogueTurn]) {
         self.location = location; self.id = id; self.images = images; self.turns = turns
     }
+
+    /// The turns with every image marker of the record (and the newline after it) taken out.
+    public var textTurns: [DialogueTurn] {
+        let markers = images.map { $0.marker ?? imageMarker }
+        return turns.map { turn in
+            var content = turn.content
+            for m in markers { content = content.replacingOccurrences(of: m + "\n", with: "").replacingOccurrences(of: m, with: "") }
+            return DialogueTurn(role: turn.role, content: content)
+        }
+    }
 }
 
 public struct PreferenceRecord: Equatable {

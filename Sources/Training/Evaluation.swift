@@ -285,10 +285,10 @@ public enum Evaluation {
             case .caption(let c):
                 add(c.image.path, captionPrompt, c.caption, isQuestion: false)
             case .conversation(let c):
-                guard c.images.count == 1, let q = c.turns.first(where: { $0.role == .user }),
-                      let a = c.turns.first(where: { $0.role == .assistant }) else { continue }
-                let question = prompt ?? q.content.replacingOccurrences(of: "<image>\n", with: "")
-                    .replacingOccurrences(of: "<image>", with: "")
+                let turns = c.textTurns
+                guard c.images.count == 1, let q = turns.first(where: { $0.role == .user }),
+                      let a = turns.first(where: { $0.role == .assistant }) else { continue }
+                let question = prompt ?? q.content
                 add(c.images[0].path, question, a.content, isQuestion: prompt == nil)
             case .preference(let p):
                 guard p.images.count == 1 else { continue }

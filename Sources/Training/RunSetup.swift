@@ -111,11 +111,7 @@ public enum RunSetup {
                                                   turns: [DialogueTurn(role: .user, content: data.prompt),
                                                           DialogueTurn(role: .assistant, content: r.caption)])
             case .conversation(let r):
-                let turns = r.turns.map { t in
-                    DialogueTurn(role: t.role, content: t.content
-                        .replacingOccurrences(of: #"<image(_\d+)?>\n?"#, with: "", options: .regularExpression))
-                }
-                conversation = ConversationRecord(location: r.location, id: r.id, images: [], turns: turns)
+                conversation = ConversationRecord(location: r.location, id: r.id, images: [], turns: r.textTurns)
             case .preference(let r):
                 throw RecipeError(file: file, line: nil, message: "`text_only` does not apply to preference data (record \(r.id))")
             }
