@@ -29,16 +29,14 @@ struct Generate: ParsableCommand {
     var tokenizer: String?
 
     func run() throws {
-        try reportingErrors {
-            let g = try Generator(checkpoint: checkpoint, tokenizer: tokenizer)
-            var rng = RNG(seed: seed)
-            _ = try g.generate(question: prompt, images: image.map { [$0] } ?? [],
-                               sampling: SamplingConfig(temperature: temperature, topK: topK, topP: topP),
-                               maxTokens: maxTokens, rng: &rng) { piece in
-                print(piece, terminator: ""); fflush(stdout)
-            }
-            print("")
+        let g = try Generator(checkpoint: checkpoint, tokenizer: tokenizer)
+        var rng = RNG(seed: seed)
+        _ = try g.generate(question: prompt, images: image.map { [$0] } ?? [],
+                           sampling: SamplingConfig(temperature: temperature, topK: topK, topP: topP),
+                           maxTokens: maxTokens, rng: &rng) { piece in
+            print(piece, terminator: ""); fflush(stdout)
         }
+        print("")
     }
 }
 
@@ -82,18 +80,16 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
-        try reportingErrors {
-            var o = EvaluationOptions()
-            o.prompt = prompt; o.limit = limit; o.maxTokens = maxTokens; o.metadata = metadata
-            o.answers = answers; o.skipLoss = noLoss; o.skipAnswers = lossOnly; o.tokenizer = tokenizer
-            if verbose { o.log = { print($0) } }
-            let r = try Evaluation.run(checkpoint: checkpoint, data: data, options: o)
-            if json {
-                let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-                print(String(decoding: try enc.encode(r), as: UTF8.self))
-            } else {
-                print("\(checkpoint) on \(data): \(r.summary)")
-            }
+        var o = EvaluationOptions()
+        o.prompt = prompt; o.limit = limit; o.maxTokens = maxTokens; o.metadata = metadata
+        o.answers = answers; o.skipLoss = noLoss; o.skipAnswers = lossOnly; o.tokenizer = tokenizer
+        if verbose { o.log = { print($0) } }
+        let r = try Evaluation.run(checkpoint: checkpoint, data: data, options: o)
+        if json {
+            let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try enc.encode(r), as: UTF8.self))
+        } else {
+            print("\(checkpoint) on \(data): \(r.summary)")
         }
     }
 }

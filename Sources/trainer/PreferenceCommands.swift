@@ -31,12 +31,10 @@ struct Sample: ParsableCommand {
     var out: String
 
     func run() throws {
-        try reportingErrors {
-            let s = try RLAIFV.sample(checkpoint: checkpoint, data: data, k: k, temperature: temperature, topP: topP,
-                                      question: prompt, limit: limit, seed: seed, maxTokens: maxTokens) { print($0) }
-            try RLAIFV.writeJSONL(s, to: out)
-            print("sampled \(s.count * k) answers for \(s.count) prompts → \(out)")
-        }
+        let s = try RLAIFV.sample(checkpoint: checkpoint, data: data, k: k, temperature: temperature, topP: topP,
+                                  question: prompt, limit: limit, seed: seed, maxTokens: maxTokens) { print($0) }
+        try RLAIFV.writeJSONL(s, to: out)
+        print("sampled \(s.count * k) answers for \(s.count) prompts → \(out)")
     }
 }
 
@@ -56,19 +54,17 @@ struct Score: ParsableCommand {
     var out: String
 
     func run() throws {
-        try reportingErrors {
-            let sampled = try RLAIFV.readJSONL(RLAIFV.Sampled.self, from: samples)
-            let checker = try SyntheticWorldChecker(metadata: URL(fileURLWithPath: metadata))
-            let scored = RLAIFV.score(sampled, checker: checker, unverifiable: unverifiable)
-            try RLAIFV.writeJSONL(scored, to: out)
-            let all = scored.flatMap(\.responses)
-            let wrong = all.reduce(0) { $0 + $1.wrong.count }
-            let unreadable = all.reduce(0) { $0 + ($1.unverifiable?.count ?? 0) }
-            let checked = all.reduce(0) { $0 + $1.claims.count } - unreadable
-            print(String(format: "scored %d answers: %d of %d checked claims wrong (%.1f %%), %d unverifiable (%@) → %@",
-                         all.count, wrong, checked, 100 * Double(wrong) / Double(max(checked, 1)), unreadable,
-                         unverifiable == .wrong ? "counted as wrong in the score" : "ignored", out))
-        }
+        let sampled = try RLAIFV.readJSONL(RLAIFV.Sampled.self, from: samples)
+        let checker = try SyntheticWorldChecker(metadata: URL(fileURLWithPath: metadata))
+        let scored = RLAIFV.score(sampled, checker: checker, unverifiable: unverifiable)
+        try RLAIFV.writeJSONL(scored, to: out)
+        let all = scored.flatMap(\.responses)
+        let wrong = all.reduce(0) { $0 + $1.wrong.count }
+        let unreadable = all.reduce(0) { $0 + ($1.unverifiable?.count ?? 0) }
+        let checked = all.reduce(0) { $0 + $1.claims.count } - unreadable
+        print(String(format: "scored %d answers: %d of %d checked claims wrong (%.1f %%), %d unverifiable (%@) → %@",
+                     all.count, wrong, checked, 100 * Double(wrong) / Double(max(checked, 1)), unreadable,
+                     unverifiable == .wrong ? "counted as wrong in the score" : "ignored", out))
     }
 }
 
@@ -91,21 +87,11 @@ struct Pairs: ParsableCommand {
     var out: String
 
     func run() throws {
-        try reportingErrors {
-            let s = try RLAIFV.readJSONL(RLAIFV.Scored.self, from: scored)
-            let (records, report) = try RLAIFV.pairs(s, config: PairingConfig(minScoreGap: minGap, maxPairsPerPrompt: maxPairs,
-                                                                             maxLengthRatio: maxLengthRatio))
-            try RLAIFV.writeJSONL(records, to: out)
-            print("\(records.count) pairs from \(report.promptsWithPairs) of \(report.prompts) prompts "
-                  + "(skipped: \(report.skippedIdentical) identical, \(report.skippedLength) length, \(report.skippedOverLimit) over the limit) → \(out)")
-        }
-    }
-}
-
-/// Prints an error as one line naming the problem and exits 1.
-func reportingErrors(_ body: () throws -> Void) throws {
-    do { try body() } catch let e as ExitCode { throw e } catch {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        throw ExitCode(1)
+        let s = try RLAIFV.readJSONL(RLAIFV.Scored.self, from: scored)
+        let (records, report) = try RLAIFV.pairs(s, config: PairingConfig(minScoreGap: minGap, maxPairsPerPrompt: maxPairs,
+                                                                         maxLengthRatio: maxLengthRatio))
+        try RLAIFV.writeJSONL(records, to: out)
+        print("\(records.count) pairs from \(report.promptsWithPairs) of \(report.prompts) prompts "
+              + "(skipped: \(report.skippedIdentical) identical, \(report.skippedLength) length, \(report.skippedOverLimit) over the limit) → \(out)")
     }
 }

@@ -38,30 +38,21 @@ struct Run: ParsableCommand {
 
     func run() throws {
         if let threads { Threads.set(threads) }
-        do {
-            var overrides = self.overrides
-            if let threads { overrides.append("threads=\(threads)") }
-            let r = try Recipe.load(recipe, overrides: overrides)
-            if branchDecay != nil && resume == nil {
-                throw ValidationError("--branch-decay needs --resume (the stable-phase checkpoint to branch from)")
-            }
-            var options = RunOptions(resume: resume, branchDecaySteps: branchDecay, stopAfter: stopAfter)
-            options.overwrite = overwrite
-            let run = try TrainingRun(recipe: r, options: options)
-            let s = try run.run()
-            var line = String(format: "done: %d steps in %@, %.0f tokens/s", s.steps, formatDuration(s.seconds), s.tokensPerSecond)
-            if let a = s.firstLoss, let b = s.lastLoss { line += String(format: ", loss %.4f → %.4f", a, b) }
-            if let e = s.evalLoss { line += String(format: ", held-out loss %.4f", e) }
-            if let c = s.checkpoint { line += "; checkpoint \(c)" }
-            print(line)
-            if s.interrupted { throw ExitCode(130) }
-        } catch let e as ExitCode {
-            throw e
-        } catch let e as ValidationError {
-            throw e
-        } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode(1)
+        var overrides = self.overrides
+        if let threads { overrides.append("threads=\(threads)") }
+        let r = try Recipe.load(recipe, overrides: overrides)
+        if branchDecay != nil && resume == nil {
+            throw ValidationError("--branch-decay needs --resume (the stable-phase checkpoint to branch from)")
         }
+        var options = RunOptions(resume: resume, branchDecaySteps: branchDecay, stopAfter: stopAfter)
+        options.overwrite = overwrite
+        let run = try TrainingRun(recipe: r, options: options)
+        let s = try run.run()
+        var line = String(format: "done: %d steps in %@, %.0f tokens/s", s.steps, formatDuration(s.seconds), s.tokensPerSecond)
+        if let a = s.firstLoss, let b = s.lastLoss { line += String(format: ", loss %.4f → %.4f", a, b) }
+        if let e = s.evalLoss { line += String(format: ", held-out loss %.4f", e) }
+        if let c = s.checkpoint { line += "; checkpoint \(c)" }
+        print(line)
+        if s.interrupted { throw ExitCode(130) }
     }
 }

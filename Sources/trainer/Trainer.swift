@@ -1,6 +1,7 @@
 import ArgumentParser
 import Autograd
 import Core
+import Foundation
 
 @main
 struct Trainer: ParsableCommand {
@@ -27,6 +28,15 @@ struct Trainer: ParsableCommand {
         // OpenBLAS picks its kernels when it loads: re-exec with the right
         // OPENBLAS_CORETYPE before anything else runs.
         BLAS.ensureOptimizedKernels()
-        main(nil)
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            // Usage mistakes are explained by the argument parser (with help);
+            // everything else is one line naming the file and the problem.
+            if String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") { exit(withError: error) }
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            Foundation.exit(1)
+        }
     }
 }
