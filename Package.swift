@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["Core", "Tokenizers", "CStb", "CZstd"], swiftSettings: fast),
         .target(name: "SyntheticWorld", dependencies: ["Core", "Tokenizers", "Datasets"], swiftSettings: fast),
         .target(name: "Optimizers", dependencies: ["Autograd", "NN"], swiftSettings: fast),
-        .target(name: "Checkpointing", dependencies: ["Autograd", "NN", "CHDF5"], swiftSettings: fast),
+        .target(name: "Checkpointing", dependencies: ["Core", "Autograd", "NN", "CHDF5"], swiftSettings: fast),
         .target(
             name: "Training",
             dependencies: ["Autograd", "NN", "Models", "Tokenizers", "Datasets", "SyntheticWorld", "Optimizers", "Checkpointing", "Yams"],

@@ -1,4 +1,5 @@
 import Foundation
+import Core
 
 // The safetensors byte layout:
 //   [0, 8)        header length N, unsigned 64-bit little-endian
@@ -174,35 +175,18 @@ enum SafetensorsFormat {
     static func encodeHeader(names: [String], shapes: [[Int]], metadata: [String: String]) -> [UInt8] {
         var fields: [String] = []
         if !metadata.isEmpty {
-            let items = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
-            fields.append("\(jsonString(metadataKey)):{\(items.joined(separator: ","))}")
+            let items = metadata.keys.sorted().map { "\(jsonStringLiteral($0)):\(jsonStringLiteral(metadata[$0]!))" }
+            fields.append("\(jsonStringLiteral(metadataKey)):{\(items.joined(separator: ","))}")
         }
         var offset = 0
         for (name, shape) in zip(names, shapes) {
             let end = offset + shape.reduce(1, *) * 4
             let dims = shape.map(String.init).joined(separator: ",")
-            fields.append("\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(dims)],\"data_offsets\":[\(offset),\(end)]}")
+            fields.append("\(jsonStringLiteral(name)):{\"dtype\":\"F32\",\"shape\":[\(dims)],\"data_offsets\":[\(offset),\(end)]}")
             offset = end
         }
         var bytes = Array("{\(fields.joined(separator: ","))}".utf8)
         while (8 + bytes.count) % 8 != 0 { bytes.append(0x20) }
         return bytes
-    }
-
-    /// A JSON string literal with the mandatory escapes.
-    static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }

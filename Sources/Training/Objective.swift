@@ -69,7 +69,7 @@ enum PhaseObjective {
             chosen.append(Int32(c)); rejected.append(Int32(r))
             let sc = b.segments[g[0]], sr = b.segments[g[1]]
             guard sc.sourceIndex < reference.count, sr.sourceIndex < reference.count else {
-                throw CheckpointError(file: "dpo", message: "no reference log-probs for sample \(sc.id)")
+                throw DataError.stateMismatch(reason: "DPO: no reference log-probs for sample \(sc.id)")
             }
             refC.append(reference[sc.sourceIndex]); refR.append(reference[sr.sourceIndex])
             lenC.append(lp.tokenCounts[c]); lenR.append(lp.tokenCounts[r])

@@ -46,7 +46,7 @@ final class PhaseData {
         if let saved, !saved.isEmpty {
             let state: DataLoaderState
             do { state = try JSONDecoder().decode(DataLoaderState.self, from: Data(saved.utf8)) } catch {
-                throw CheckpointError(file: "checkpoint", message: "the saved data cursor is unreadable: \(error)")
+                throw DataError.stateMismatch(reason: "the data cursor saved in the checkpoint is unreadable: \(error)")
             }
             try train.restore(state)
         }
