@@ -39,7 +39,7 @@ public func reshapeByPatch(_ chw: [Float], channels: Int, height: Int, width: In
 extension RGBImage {
     /// The image normalised and laid out as a strip [3, p, L·p] (see `reshapeByPatch`),
     /// straight from the interleaved bytes.
-    public func normalizedPatchStrip(patchSize p: Int = 14) -> [Float] {
+    public func normalizedPatchStrip(patchSize p: Int) -> [Float] {
         precondition(height % p == 0 && width % p == 0, "\(width)x\(height) is not a multiple of the patch size \(p)")
         let gw = width / p, patches = (height / p) * gw
         let stripWidth = patches * p

@@ -17,7 +17,7 @@ public struct ImageSlice: Equatable {
         tgtSize.patchCount == 0 ? 0 : Int(Double(pixels.count / (3 * tgtSize.patchCount)).squareRoot().rounded())
     }
 
-    public static func stripCount(_ size: TgtSize, patchSize: Int = 14) -> Int {
+    public static func stripCount(_ size: TgtSize, patchSize: Int) -> Int {
         3 * patchSize * patchSize * size.patchCount
     }
 }
@@ -53,7 +53,7 @@ public struct TrainingSample: Equatable {
     }
 
     /// Checks every invariant the model relies on; a sample that fails is never trained.
-    public func validate(queryCount: Int, patchSize: Int = 14) throws {
+    public func validate(queryCount: Int, patchSize: Int) throws {
         func fail(_ problem: String) -> DataError { DataError.invalidSample(id: id, problem: problem) }
         guard !inputIds.isEmpty else { throw fail("no tokens") }
         guard labels.count == inputIds.count else {

@@ -97,13 +97,9 @@ public struct CheckpointSources {
 }
 
 extension MiniCPMVConfig {
-    /// Directory of the named presets, relative to the package root (the
-    /// working directory of `trainer`).
-    public static let presetDirectory = "Recipes/models"
-
     /// A named preset (`micro`, `tiny`, `small`, `minicpm-v-2`, `minicpm-llama3-v-2_5`,
     /// `minicpm-v-2_6`) from `directory`, or a config file (YAML or JSON) when `name` is a path.
-    public static func preset(_ name: String, directory: String = presetDirectory) throws -> MiniCPMVConfig {
+    public static func preset(_ name: String, directory: String) throws -> MiniCPMVConfig {
         let isPath = name.contains("/") || [".json", ".yaml", ".yml"].contains { name.hasSuffix($0) }
         let url = isPath ? URL(fileURLWithPath: name)
             : URL(fileURLWithPath: directory).appendingPathComponent(name + ".yaml")

@@ -10,9 +10,14 @@ import NN
 /// Builds what a recipe names: the model (from a preset, a checkpoint or
 /// Hugging Face weights) and the data loaders of a phase.
 public enum RunSetup {
-    /// The model config a recipe names (a preset in Recipes/models/ or a file).
+    /// The model config a recipe names: a file, or a preset from `models/` beside the
+    /// recipe file (the shipped presets are Recipes/models/), else from Recipes/models/
+    /// under the working directory.
     public static func modelConfig(_ recipe: Recipe) throws -> MiniCPMVConfig {
-        try MiniCPMVConfig.preset(recipe.model)
+        let beside = ((recipe.file as NSString).deletingLastPathComponent as NSString).appendingPathComponent("models")
+        let directory = FileManager.default.fileExists(atPath: (beside as NSString).appendingPathComponent(recipe.model + ".yaml"))
+            ? beside : "Recipes/models"
+        return try MiniCPMVConfig.preset(recipe.model, directory: directory)
     }
 
     /// The model with its initial weights, and a line saying where they came from.

@@ -23,7 +23,7 @@ enum SampleFactory {
             bounds.append(ids.count..<(ids.count + q))
             ids += Array(repeating: unk, count: q)
             ids.append(imageClose)
-            let n = ImageSlice.stripCount(size)
+            let n = ImageSlice.stripCount(size, patchSize: 14)
             images.append(ImageSlice(tgtSize: size, pixels: (0..<n).map { Float(k + 1) + Float($0) / Float(n) }))
         }
         ids += text(question)

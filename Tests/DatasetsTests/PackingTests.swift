@@ -63,7 +63,7 @@ final class PackingTests: XCTestCase {
             SampleFactory.sample("s3", slices: sizes([(2, 2), (1, 2), (1, 1)]), seed: 4),  // 22
         ]
         XCTAssertEqual(samples.map(\.length), [17, 7, 12, 22])
-        for s in samples { XCTAssertNoThrow(try s.validate(queryCount: 3)) }
+        for s in samples { XCTAssertNoThrow(try s.validate(queryCount: 3, patchSize: 14)) }
         let (plan, _) = PackPlan.make(groups: [[0], [1], [2], [3]], info: { samples[$0].info }, maxLength: 24, policy: .truncate)
         XCTAssertEqual(plan.rows.map { $0.map(\.index) }, [[3], [0, 1], [2]])
         let batch = try PackedBatch.assemble(plan, padId: 0) { samples[$0] }
@@ -191,16 +191,16 @@ final class PackingTests: XCTestCase {
 
     func testValidationRejectsBadBounds() {
         var s = SampleFactory.sample("bad", slices: sizes([(1, 1)]))
-        XCTAssertNoThrow(try s.validate(queryCount: 3))
-        XCTAssertThrowsError(try s.validate(queryCount: 4)) { error in
+        XCTAssertNoThrow(try s.validate(queryCount: 3, patchSize: 14))
+        XCTAssertThrowsError(try s.validate(queryCount: 4, patchSize: 14)) { error in
             XCTAssertTrue("\(error)".contains("sample bad: image span 0"), "\(error)")
         }
         s.slices.append(s.slices[0])
-        XCTAssertThrowsError(try s.validate(queryCount: 3)) { error in
+        XCTAssertThrowsError(try s.validate(queryCount: 3, patchSize: 14)) { error in
             XCTAssertEqual("\(error)", "sample bad: 1 image spans in the text but 2 image slices")
         }
         var t = SampleFactory.sample("lab")
         t.labels[t.length - 1] = 5
-        XCTAssertThrowsError(try t.validate(queryCount: 3))
+        XCTAssertThrowsError(try t.validate(queryCount: 3, patchSize: 14))
     }
 }
