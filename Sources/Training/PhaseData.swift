@@ -5,7 +5,7 @@ import Foundation
 import Models
 
 /// The data of one phase: the preprocessed training and held-out samples and
-/// their loaders, plus (for preference data) the reference log-probs.
+/// their loaders.
 final class PhaseData {
     let spec: Recipe.DataSpec
     let builder: SampleBuilder
@@ -13,9 +13,6 @@ final class PhaseData {
     let evalSource: SampleSource?
     let train: DataLoader
     let loaderConfig: DataLoaderConfig
-    /// Σ log p of each completion under the reference model, by sample index.
-    var referenceTrain: [Float]?
-    var referenceEval: [Float]?
     let cacheDirectory: String
 
     init(recipe: Recipe, phase: Recipe.Phase, model: MiniCPMV, log: @escaping (String) -> Void,
@@ -68,82 +65,4 @@ final class PhaseData {
         c.shuffle = false
         return try DataLoader(source: evalSource, config: c)
     }
-
-    /// Held-out loss over the first `batches` batches (no graph, no update).
-    func evaluate(model: MiniCPMV, batches: Int, objective: PhaseObjective) throws -> Double? {
-        guard let loader = try evalLoader() else { return nil }
-        let n = min(batches, max(1, loader.epochPlan().batches))
-        return try objective.heldOutLoss(model: model, loader: loader, batches: n, data: self)
-    }
-
-    // MARK: - Reference log-probs (DPO)
-
-    /// Computes Σ log p of every completion under the current model (the frozen
-    /// reference), once, and keeps them in the data cache keyed by the data and
-    /// the weights; a resumed run gets them from its checkpoint instead.
-    func prepareReference(model: MiniCPMV, log: (String) -> Void) throws {
-        if referenceTrain != nil { return }
-        let key = String(format: "%016llx", weightsFingerprint(model)) + "-" + shardKey(trainSource)
-            + "-" + (evalSource.map(shardKey) ?? "none")
-        let file = (cacheDirectory as NSString).appendingPathComponent("reference-\(key).bin")
-        if let cached = readFloats(file), cached.count == trainSource.count + (evalSource?.count ?? 0) {
-            referenceTrain = Array(cached[..<trainSource.count])
-            referenceEval = Array(cached[trainSource.count...])
-            log("dpo: reference log-probs from the cache (\(file))")
-            return
-        }
-        let start = Date()
-        referenceTrain = try referenceLogProbs(model: model, source: trainSource)
-        referenceEval = try evalSource.map { try referenceLogProbs(model: model, source: $0) } ?? []
-        writeFloats(referenceTrain! + referenceEval!, to: file)
-        log(String(format: "dpo: reference log-probs of %d completions computed in %.1fs → %@",
-                   referenceTrain!.count + referenceEval!.count, Date().timeIntervalSince(start), file))
-    }
-
-    private func referenceLogProbs(model: MiniCPMV, source: SampleSource) throws -> [Float] {
-        var out = [Float](repeating: 0, count: source.count)
-        var c = loaderConfig
-        c.shuffle = false
-        let loader = try DataLoader(source: source, config: c)
-        let batches = loader.epochPlan().batches
-        try noGrad {
-            for _ in 0..<batches {
-                let b = try loader.next()
-                let lp = try model.sequenceLogProbs(modelInput(b))
-                for (k, seg) in lp.segmentIds.enumerated() where seg >= 0 {
-                    out[b.segments[Int(seg)].sourceIndex] = lp.sums.pointer[k]
-                }
-            }
-        }
-        return out
-    }
-
-    private func shardKey(_ s: SampleSource) -> String {
-        if let r = s as? ShardReader { return String(r.key.prefix(16)) }
-        if let c = s as? ConcatenatedSource { return c.parts.map(shardKey).joined(separator: "+") }
-        return "memory\(s.count)"
-    }
-}
-
-/// A 64-bit FNV-1a over every parameter's bits: identifies the reference weights.
-func weightsFingerprint(_ model: MiniCPMV) -> UInt64 {
-    var h = FNV1a()
-    for (path, p) in model.namedParameters() {
-        h.add(path)
-        let v = p.value.pointer
-        for i in 0..<p.value.count { h.add(UInt64(v[i].bitPattern)) }
-    }
-    return h.value
-}
-
-func readFloats(_ path: String) -> [Float]? {
-    guard let d = FileManager.default.contents(atPath: path), d.count % 4 == 0 else { return nil }
-    return d.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-}
-
-func writeFloats(_ values: [Float], to path: String) {
-    try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
-                                             withIntermediateDirectories: true)
-    let data = values.withUnsafeBufferPointer { Data(buffer: $0) }
-    try? data.write(to: URL(fileURLWithPath: path), options: .atomic)
 }

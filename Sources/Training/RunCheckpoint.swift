@@ -19,7 +19,7 @@ import Optimizers
 ///     /recipe/text, /recipe/hash           the recipe that wrote it
 extension TrainingRun {
     @discardableResult
-    func saveCheckpoint(data: PhaseData?) throws -> String {
+    func saveCheckpoint(phase: Phase?) throws -> String {
         let path = try directory.write(step: state.globalStep) { f in
             try saveModel(model, config: model.config, to: f)
             try f.write("optimizer/step", int64s: [Int64(optimizer.step)], shape: [])
@@ -28,11 +28,7 @@ extension TrainingRun {
                 try f.write("optimizer/\(name)/v", floats: m.v.scalars, shape: m.v.shape)
             }
             try f.writeRunState(state)
-            if let data, let t = data.referenceTrain, state.stepInPhase > 0 {
-                try f.write("state/reference_logps/train", floats: t, shape: [t.count])
-                let e = data.referenceEval ?? []
-                try f.write("state/reference_logps/eval", floats: e, shape: [e.count])
-            }
+            if let phase, state.stepInPhase > 0 { try phase.objective.save(into: f) }
             try f.write("recipe/text", string: recipe.text)
             try f.write("recipe/hash", string: recipe.hash)
             try f.setAttribute("format", on: "/", string: "trainer-checkpoint-1")
@@ -85,14 +81,10 @@ extension TrainingRun {
         }
         optimizer.restore(step: step, moments: moments)
         state = savedState
-        if f.exists("state/reference_logps/train") {
-            pendingReference = (try f.readFloats("state/reference_logps/train").values,
-                                try f.readFloats("state/reference_logps/eval").values)
-        }
         if let decay = options.branchDecaySteps {
             let p = state.phase
             schedules[p] = try schedules[p].branchingDecay(from: state.stepInPhase, decaySteps: decay)
-            branchedSteps = (phase: p, steps: state.stepInPhase + decay)
+            recipe.phases[p].steps = state.stepInPhase + decay
             // The branch writes beside the main run, never over its later checkpoints.
             let folder = (directory.path as NSString)
                 .appendingPathComponent("decay-\(decay)-from-step-\(String(format: "%06d", state.globalStep))")

@@ -38,28 +38,26 @@ public struct RunSummary {
 
 /// One run of a recipe: its phases in order, one optimizer step at a time.
 ///
-/// The loop is plain: for each step, draw `accumulation` micro-batches, run
-/// forward and backward on each, apply one AdamW update, log, and now and then
-/// evaluate and write a checkpoint that holds the whole run state.
+/// The loop is plain: for each phase, for each step (Phase.step: micro-batches,
+/// forward and backward, one AdamW update), log, and now and then evaluate and
+/// write a checkpoint that holds the whole run state.
 public final class TrainingRun {
-    public let recipe: Recipe
+    /// The recipe as it runs: a `--branch-decay` resume rewrites its phase's length.
+    public internal(set) var recipe: Recipe
     public let model: MiniCPMV
     let options: RunOptions
     let optimizer: AdamW
-    var trainable: TrainableSet
     /// Where checkpoints go: the recipe's folder, or for a branched decay a
     /// sub-folder of it named after the branch (`decay-N-from-step-S`).
     var directory: CheckpointDirectory
     var state: RunState
     var schedules: [LRSchedule]
-    var counts: (trainable: Int, frozen: Int)
+    /// Trainable and frozen parameters of the first phase (for the header).
+    let counts: (trainable: Int, frozen: Int)
     let initDescription: String
     var metrics: MetricsLog?
+    /// The checkpoint this run continues from.
     var resumedFrom: String?
-    /// DPO reference log-probs read from the checkpoint being resumed.
-    var pendingReference: (train: [Float], eval: [Float])?
-    /// A decay branched off a stable-phase checkpoint: the phase's new length.
-    var branchedSteps: (phase: Int, steps: Int)?
 
     public init(recipe: Recipe, options: RunOptions = RunOptions()) throws {
         self.recipe = recipe
@@ -78,8 +76,6 @@ public final class TrainingRun {
         counts = RunSetup.applyTrainable(recipe.phases[0].trainable, to: model)
         optimizer = AdamW(beta1: Float(recipe.optimizer.beta1), beta2: Float(recipe.optimizer.beta2),
                           eps: Float(recipe.optimizer.eps), weightDecay: Float(recipe.optimizer.weightDecay))
-        let model = self.model
-        trainable = TrainableSet(model: model, optimizer: recipe.optimizer)
         schedules = try recipe.phases.map { try TrainingRun.schedule($0) }
         state = RunState(phase: 0, stepInPhase: 0, globalStep: 0, microStep: 0, tokensSeen: 0,
                          rng: ["init": RNG(seed: recipe.seed).derived("init"),
@@ -125,52 +121,38 @@ public final class TrainingRun {
         var tokensThisRun = 0
 
         while state.phase < recipe.phases.count {
-            var phase = recipe.phases[state.phase]
-            if let b = branchedSteps, b.phase == state.phase { phase.steps = b.steps }
-            counts = RunSetup.applyTrainable(phase.trainable, to: model)
-            trainable = TrainableSet(model: model, optimizer: recipe.optimizer)
-            let data = try PhaseData(recipe: recipe, phase: phase, model: model, log: options.log,
-                                     restoring: state.stepInPhase > 0 ? state.data : nil)
-            options.log("phase \(state.phase + 1)/\(recipe.phases.count) `\(phase.name)`: \(phase.steps) steps, trains "
-                        + "\(phase.trainable.joined(separator: ", ")) (\(formatCount(counts.trainable)) parameters, "
-                        + "\(formatCount(counts.frozen)) frozen); \(data.description)")
-            let progress = ProgressLine(totalSteps: recipe.totalSteps - recipe.phases[state.phase].steps + phase.steps,
-                                        startStep: state.globalStep)
-            let objective = PhaseObjective(data: phase.data, dpo: recipe.dpo)
-            if case .dpo = objective {
-                if let r = pendingReference { data.referenceTrain = r.train; data.referenceEval = r.eval; pendingReference = nil }
-                try data.prepareReference(model: model, log: options.log)
-            }
+            let resumingPhase = state.stepInPhase > 0
+            let phase = try Phase(recipe: recipe, index: state.phase, schedule: schedules[state.phase], model: model,
+                                  savedData: resumingPhase ? state.data : nil, resume: resumingPhase ? resumedFrom : nil,
+                                  log: options.log)
+            options.log("phase \(state.phase + 1)/\(recipe.phases.count) `\(phase.spec.name)`: \(phase.steps) steps, trains "
+                        + "\(phase.spec.trainable.joined(separator: ", ")) (\(formatCount(phase.counts.trainable)) parameters, "
+                        + "\(formatCount(phase.counts.frozen)) frozen); \(phase.data.description)")
+            let progress = ProgressLine(totalSteps: recipe.totalSteps, startStep: state.globalStep)
             while state.stepInPhase < phase.steps {
                 let stepStart = Date()
-                let batches = try (0..<recipe.optimizer.accumulation).map { _ in try data.train.next() }
-                let lr = recipe.optimizer.lr * schedules[state.phase].factor(atStep: state.stepInPhase)
-                var result = try objective.step(model: model, batches: batches, data: data)
-                let norm = try applyUpdate(trainable, optimizer: optimizer, lr: lr, clip: recipe.optimizer.clip,
-                                           loss: result.loss, step: state.globalStep + 1, batches: batches, model: model)
-                result.gradNorm = norm; result.lr = lr
+                let result = try phase.step(model: model, optimizer: optimizer, spec: recipe.optimizer,
+                                            stepInPhase: state.stepInPhase, globalStep: state.globalStep)
                 state.stepInPhase += 1; state.globalStep += 1; state.scheduleStep = state.stepInPhase
                 state.tokensSeen += result.inputTokens; tokensThisRun += result.inputTokens
-                state.data = data.loaderStateJSON()
+                state.data = phase.data.loaderStateJSON()
                 if summary.firstLoss == nil { summary.firstLoss = result.loss }
                 summary.lastLoss = result.loss; summary.steps += 1
-                let seconds = Date().timeIntervalSince(stepStart)
-                report(result, seconds: seconds, progress: progress)
+                report(result, seconds: Date().timeIntervalSince(stepStart), progress: progress)
 
-                let last = state.stepInPhase == phase.steps
-                if recipe.evaluation.every > 0 && (state.globalStep % recipe.evaluation.every == 0 || last),
-                   let evalLoss = try data.evaluate(model: model, batches: recipe.evaluation.batches, objective: objective) {
+                let phaseDone = state.stepInPhase == phase.steps
+                if recipe.evaluation.every > 0 && (state.globalStep % recipe.evaluation.every == 0 || phaseDone),
+                   let evalLoss = try phase.evaluate(model: model, batches: recipe.evaluation.batches) {
                     summary.evalLoss = evalLoss
                     progress.newline()
                     options.log(String(format: "eval at step %d: held-out loss %.4f", state.globalStep, evalLoss))
                     metrics?.append(["step": state.globalStep, "eval_loss": evalLoss])
                 }
-                let phaseDone = state.stepInPhase == phase.steps
                 if phaseDone { state.phase += 1; state.stepInPhase = 0; state.data = "" }
                 let every = recipe.checkpoint.every
                 let stopNow = InterruptFlag.isSet || options.stopAfter == state.globalStep
                 if phaseDone || stopNow || (every > 0 && state.globalStep % every == 0) {
-                    summary.checkpoint = try saveCheckpoint(data: data)
+                    summary.checkpoint = try saveCheckpoint(phase: phase)
                     LossPlot.write(metrics: metricsPath, to: plotPath, title: recipe.name)
                 }
                 if stopNow {

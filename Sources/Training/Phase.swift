@@ -1,0 +1,107 @@
+import Autograd
+import Core
+import Datasets
+import Foundation
+import Models
+import NN
+import Optimizers
+
+/// One phase of a recipe (a row of the paper's stage table), ready to train: its
+/// data, learning-rate schedule, trainable parameters and objective.
+///
+/// One optimizer step reads top to bottom in `step`: draw the micro-batches, the
+/// objective's forward and backward, clip, AdamW.
+final class Phase {
+    let index: Int
+    let spec: Recipe.Phase
+    let data: PhaseData
+    let schedule: LRSchedule
+    let trainable: TrainableSet
+    let counts: (trainable: Int, frozen: Int)
+    let objective: Objective
+
+    /// `savedData`: the data cursor of a checkpoint taken inside this phase;
+    /// `resume`: that checkpoint (it also holds the DPO reference log-probs).
+    init(recipe: Recipe, index: Int, schedule: LRSchedule, model: MiniCPMV, savedData: String?, resume: String?,
+         log: @escaping (String) -> Void) throws {
+        self.index = index
+        spec = recipe.phases[index]
+        self.schedule = schedule
+        counts = RunSetup.applyTrainable(spec.trainable, to: model)
+        trainable = TrainableSet(model: model, optimizer: recipe.optimizer)
+        data = try PhaseData(recipe: recipe, phase: spec, model: model, log: log, restoring: savedData)
+        if spec.data.format == .preference {
+            objective = try DPOObjective(config: recipe.dpo, data: data, model: model, resume: resume, log: log)
+        } else {
+            objective = LanguageModelObjective()
+        }
+    }
+
+    var steps: Int { spec.steps }
+
+    /// One optimizer step at `stepInPhase` (0-based): `accumulation` micro-batches,
+    /// forward and backward through the objective, then clip and AdamW at the
+    /// scheduled learning rate. The weights are untouched when the loss or the
+    /// gradient is not finite (`NonFiniteError`).
+    func step(model: MiniCPMV, optimizer: AdamW, spec o: Recipe.OptimizerSpec, stepInPhase: Int,
+              globalStep: Int) throws -> StepResult {
+        let batches = try (0..<o.accumulation).map { _ in try data.train.next() }
+        let lr = o.lr * schedule.factor(atStep: stepInPhase)
+        var result = try objective.step(model: model, batches: batches)
+        defer { model.zeroGrad() }
+        let grads = trainable.gradients
+        let (norm, factor) = clipFactor(grads, maxNorm: o.clip.map { Float($0) })
+        guard result.loss.isFinite, norm.isFinite else {
+            throw NonFiniteError(step: globalStep + 1, what: result.loss.isFinite ? "the gradient norm" : "the loss",
+                                 batches: Array(batches.indices), sampleIds: batches.flatMap { $0.segments.map(\.id) })
+        }
+        optimizer.update(trainable.optimizerTensors(), lr: Float(lr), gradScale: factor)
+        result.gradNorm = norm; result.lr = lr
+        return result
+    }
+
+    /// Held-out loss over the first `batches` batches of the held-out data (nil without any).
+    func evaluate(model: MiniCPMV, batches: Int) throws -> Double? {
+        guard let loader = try data.evalLoader() else { return nil }
+        return try objective.heldOutLoss(model: model, loader: loader,
+                                         batches: min(batches, max(1, loader.epochPlan().batches)))
+    }
+}
+
+/// A non-finite loss or gradient: the step is not applied.
+public struct NonFiniteError: Error, CustomStringConvertible {
+    public let step: Int
+    public let what: String
+    public let batches: [Int]
+    public let sampleIds: [String]
+    public var description: String {
+        "step \(step): \(what) is not finite; the update was skipped and no checkpoint was written for it. "
+        + "Batches \(batches) of this step, samples: \(sampleIds.prefix(12).joined(separator: ", "))"
+        + (sampleIds.count > 12 ? " … (\(sampleIds.count) in all)" : "")
+    }
+}
+
+/// The parameters an optimizer step updates, with decay and learning-rate scale.
+struct TrainableSet {
+    let entries: [(path: String, parameter: Parameter, decays: Bool, lrScale: Float)]
+
+    init(model: MiniCPMV, optimizer spec: Recipe.OptimizerSpec) {
+        let mupScale: Float = spec.mup ? 1 / model.config.llm.logitDivisor : 1
+        entries = model.namedParameters().filter { $0.parameter.isTrainable }.map { path, p in
+            let isMatrix = p.value.rank >= 2
+            let isEmbedding = path.contains("embed") || path.hasSuffix(".query")
+            let decays = spec.decayNormsAndBiases || (isMatrix && !isEmbedding)
+            let module = path.split(separator: ".").first.map(String.init) ?? ""
+            var scale = Float(spec.lrMultipliers[module] ?? 1)
+            if module == "llm" && isMatrix && !isEmbedding { scale *= mupScale }
+            return (path, p, decays, scale)
+        }
+    }
+
+    var gradients: [Tensor] { entries.compactMap { $0.parameter.grad } }
+
+    func optimizerTensors() -> [OptimizerTensor] {
+        entries.map { OptimizerTensor(path: $0.path, value: $0.parameter.value, grad: $0.parameter.grad,
+                                      decays: $0.decays, lrScale: $0.lrScale) }
+    }
+}
