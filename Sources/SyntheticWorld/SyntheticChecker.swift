@@ -11,9 +11,20 @@ public enum ClaimVerdict: Equatable, Sendable {
     public var isWrong: Bool { if case .wrong = self { return true } else { return false } }
 }
 
-/// Anything that can judge a single claim about an image (the RLAIF-V labeler's role).
+/// The RLAIF-V labeler's role, plugged in: split an answer into atomic claims
+/// (divide), then judge each claim about its image (conquer).
 public protocol ClaimChecker {
+    /// The atomic claims of an answer, each a substring of it.
+    func claims(in answer: String) -> [String]
     func check(claim: String, imageID: String) -> ClaimVerdict
+}
+
+extension ClaimChecker {
+    /// By default every sentence is one claim.
+    public func claims(in answer: String) -> [String] {
+        answer.split(whereSeparator: { ".!?\n".contains($0) })
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
 }
 
 /// The verdicts on every claim of a description.
@@ -66,10 +77,13 @@ public struct SyntheticWorldChecker: ClaimChecker {
         self.init(truths: try SyntheticWorld.readMetadata(url))
     }
 
-    /// The atomic claims of a description, each a substring of it.
+    /// The atomic claims of a description, each a substring of it: sentences, and
+    /// the items of a list of objects.
     public static func claims(in description: String) -> [String] {
         SyntheticClaims.split(description)
     }
+
+    public func claims(in answer: String) -> [String] { Self.claims(in: answer) }
 
     /// `imageID` may be an id or an image path (see `truth(for:)`).
     public func check(claim: String, imageID: String) -> ClaimVerdict {

@@ -77,7 +77,7 @@ public enum RLAIFV {
                              unverifiable policy: Unverifiable = .wrong) -> [Scored] {
         sampled.map { s in
             Scored(image: s.image, question: s.question, responses: s.responses.map { text in
-                let claims = SyntheticWorldChecker.claims(in: text)
+                let claims = checker.claims(in: text)
                 var wrong: [String] = [], unreadable: [String] = []
                 for claim in claims {
                     switch checker.check(claim: claim, imageID: s.image) {
