@@ -14,6 +14,9 @@ public final class HDF5File {
     /// The file identifier, or -1 once closed.
     var fileID: hid_t
     let lib = HDF5Library.shared
+    /// Whether the global heaps were found sound (HDF5GlobalHeap.swift); files this
+    /// process writes are trusted.
+    var heapsChecked = false
 
     /// Opens an existing file read-only.
     public init(readingAt path: String) throws {
@@ -46,6 +49,7 @@ public final class HDF5File {
             }
             return id
         }
+        heapsChecked = true
     }
 
     deinit { close() }
@@ -152,6 +156,21 @@ public final class HDF5File {
         guard rank >= 0 else { throw failure(name, "H5Sget_simple_extent_ndims") }
         var dims = [hsize_t](repeating: 0, count: Int(rank))
         if rank > 0 { _ = H5Sget_simple_extent_dims(space, &dims, nil) }
+        // A damaged file can declare any extent: the element count must be a number this
+        // machine can hold, and its float32 values must fit in memory.
+        var count = 1
+        for d in dims {
+            let (c, overflow) = count.multipliedReportingOverflow(by: Int(clamping: d))
+            guard !overflow, d <= hsize_t(Int.max) else {
+                throw HDF5Error.failed(path: path, name: name, operation: "reading the shape \(dims): too many elements")
+            }
+            count = c
+        }
+        let limit = ProcessInfo.processInfo.physicalMemory / 4
+        guard UInt64(count) <= limit else {
+            throw HDF5Error.failed(path: path, name: name, operation: "reading the shape \(dims): \(count) elements "
+                                   + "do not fit in this machine's memory (the file is damaged?)")
+        }
         return dims.map { Int($0) }
     }
 

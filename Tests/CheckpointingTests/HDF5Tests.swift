@@ -193,3 +193,32 @@ final class HDF5Tests: XCTestCase {
         }
     }
 }
+
+/// A global heap whose free-space object has size 0 sends libhdf5 1.10 into an endless
+/// loop when a variable-length string is read; the reader refuses such a file instead.
+final class HDF5GlobalHeapTests: XCTestCase {
+    func testEndlessGlobalHeapIsRefusedAndASoundOneReads() throws {
+        let dir = try Fixtures.scratchDirectory("trainer-heap-tests")
+        let good = dir.appendingPathComponent("good.h5").path
+        let h5 = try HDF5File(creatingAt: good)
+        try h5.write("config", string: "{\"a\": 1}")
+        h5.close()
+        let reread = try HDF5File(readingAt: good)
+        XCTAssertEqual(try reread.readString("config"), "{\"a\": 1}")
+        reread.close()
+
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: good)))
+        let at = try XCTUnwrap((0..<(bytes.count - 4)).first { Array(bytes[$0..<($0 + 4)]) == Array("GCOL".utf8) })
+        // Object 1 (the string, 8 bytes) spans 16 + 8 bytes; the free space follows it.
+        let free = at + 16 + 24
+        XCTAssertEqual(bytes[free], 0, "the object after the string is the free space")
+        for k in 0..<8 { bytes[free + 8 + k] = 0 }
+        let bad = dir.appendingPathComponent("bad.h5").path
+        try Data(bytes).write(to: URL(fileURLWithPath: bad))
+        let f = try HDF5File(readingAt: bad)
+        defer { f.close() }
+        XCTAssertThrowsError(try f.readString("config")) { e in
+            XCTAssertTrue("\(e)".contains("bad.h5") && "\(e)".contains("global heap"), "\(e)")
+        }
+    }
+}
