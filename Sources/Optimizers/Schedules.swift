@@ -43,10 +43,12 @@ public enum LRSchedule: Equatable, Codable {
     case cosine(warmupSteps: Int, totalSteps: Int, cycles: Double = 0.5, minRatio: Double = 0)
     /// Warmup–stable–decay. Warmup over `warmupSteps`, 1 for `stableSteps`, then decay over
     /// `decaySteps`; both warmup and decay factors are mapped to f·(1 − minRatio) + minRatio.
-    /// After the decay the end value is held (minRatio for the transformers shapes).
-    /// `halfLife` (in steps) is used only by the exponential decay; nil means decaySteps / 10.
+    /// After the decay the schedule holds minRatio (transformers' shapes) or the exponential's
+    /// end value. `halfLife` (in steps) is used only by the exponential decay; nil means
+    /// decaySteps / 10. `cycles` shapes the cosine decay as transformers' `num_cycles` does
+    /// (0.5: one half-wave from 1 to minRatio).
     case wsd(warmupSteps: Int, stableSteps: Int, decaySteps: Int, warmup: WarmupShape,
-             decay: DecayShape, minRatio: Double, halfLife: Double?)
+             decay: DecayShape, minRatio: Double, halfLife: Double?, cycles: Double = 0.5)
 
     /// Multiplier of the base learning rate after `s` optimizer steps.
     public func factor(atStep s: Int) -> Double {
@@ -59,17 +61,18 @@ public enum LRSchedule: Equatable, Codable {
             let f = 0.5 * (1 + cos(Double.pi * cycles * 2 * progress))
             return max(0, f * (1 - minRatio) + minRatio)
         case .wsd(let warmupSteps, let stableSteps, let decaySteps, let warmup, let decay,
-                  let minRatio, let halfLife):
+                  let minRatio, let halfLife, let cycles):
             if s < warmupSteps {
                 let progress = Double(s) / Double(max(1, warmupSteps))
                 return max(0, Self.warmupFactor(warmup, progress) * (1 - minRatio) + minRatio)
             }
             let decayStart = warmupSteps + stableSteps
             if s < decayStart { return 1 }
-            // Past the end of the decay the schedule holds its final value.
+            // Past the end of the decay the schedule holds its end value.
+            if s >= decayStart + decaySteps && decay != .exponential { return minRatio }
             let into = min(s - decayStart, decaySteps)
             let f = Self.decayFactor(decay, stepsIntoDecay: into, decaySteps: decaySteps,
-                                     halfLife: halfLife ?? Double(max(1, decaySteps)) / 10)
+                                     halfLife: halfLife ?? Double(max(1, decaySteps)) / 10, cycles: cycles)
             return max(0, f * (1 - minRatio) + minRatio)
         }
     }
@@ -83,11 +86,11 @@ public enum LRSchedule: Equatable, Codable {
     }
 
     static func decayFactor(_ shape: DecayShape, stepsIntoDecay: Int, decaySteps: Int,
-                            halfLife: Double) -> Double {
+                            halfLife: Double, cycles: Double) -> Double {
         let p = Double(stepsIntoDecay) / Double(max(1, decaySteps))
         switch shape {
         case .linear: return 1 - p
-        case .cosine: return 0.5 * (1 + cos(Double.pi * p))
+        case .cosine: return 0.5 * (1 + cos(Double.pi * cycles * 2 * p))
         case .oneMinusSqrt: return 1 - p.squareRoot()
         case .exponential: return pow(0.5, Double(stepsIntoDecay) / halfLife)
         }
@@ -136,13 +139,13 @@ extension LRSchedule {
             }
             return .wsd(warmupSteps: warmupSteps, stableSteps: step - warmupSteps, decaySteps: decaySteps,
                         warmup: .linear, decay: decay ?? .cosine, minRatio: 0, halfLife: nil)
-        case .wsd(let warmupSteps, let stableSteps, _, let warmup, let oldDecay, let minRatio, let halfLife):
+        case .wsd(let warmupSteps, let stableSteps, _, let warmup, let oldDecay, let minRatio, let halfLife, let cycles):
             guard step >= warmupSteps, step <= warmupSteps + stableSteps else {
                 throw LRScheduleError.invalid(
                     "branch step \(step) is outside the stable phase [\(warmupSteps), \(warmupSteps + stableSteps)]")
             }
             return .wsd(warmupSteps: warmupSteps, stableSteps: step - warmupSteps, decaySteps: decaySteps,
-                        warmup: warmup, decay: decay ?? oldDecay, minRatio: minRatio, halfLife: halfLife)
+                        warmup: warmup, decay: decay ?? oldDecay, minRatio: minRatio, halfLife: halfLife, cycles: cycles)
         case .cosine:
             throw LRScheduleError.invalid("a cosine schedule has no stable phase to branch from")
         }
@@ -153,7 +156,7 @@ extension LRSchedule {
         switch self {
         case .constant: return nil
         case .cosine(_, let totalSteps, _, _): return totalSteps
-        case .wsd(let w, let s, let d, _, _, _, _): return w + s + d
+        case .wsd(let w, let s, let d, _, _, _, _, _): return w + s + d
         }
     }
 
@@ -170,8 +173,9 @@ extension LRSchedule {
                       "need 0 ≤ warmup steps (\(warmupSteps)) ≤ total steps (\(totalSteps))")
             try check(cycles > 0, "cycles \(cycles) must be > 0")
             try check((0...1).contains(minRatio), "min ratio \(minRatio) is outside [0, 1]")
-        case .wsd(let w, let s, let d, _, _, let minRatio, let halfLife):
+        case .wsd(let w, let s, let d, _, _, let minRatio, let halfLife, let cycles):
             try check(w >= 0 && s >= 0 && d >= 0, "negative phase length (warmup \(w), stable \(s), decay \(d))")
+            try check(cycles > 0, "cycles \(cycles) must be > 0")
             try check((0...1).contains(minRatio), "min ratio \(minRatio) is outside [0, 1]")
             try check(halfLife.map { $0 > 0 } ?? true, "half-life \(halfLife ?? 0) must be > 0")
         }

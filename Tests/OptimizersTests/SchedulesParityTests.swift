@@ -33,16 +33,15 @@ final class SchedulesParityTests: XCTestCase {
         let warmup = try int(p, "num_warmup_steps", label)
         switch kind {
         case "wsd":
-            // transformers get_wsd_schedule: the stable length defaults to the remainder,
-            // and the cosine decay with num_cycles = 0.5 is the plain half-wave.
+            // transformers get_wsd_schedule: the stable length defaults to the remainder.
             let decaySteps = try int(p, "num_decay_steps", label)
             let stable = try p["num_stable_steps"].map { _ in try int(p, "num_stable_steps", label) }
                 ?? total - warmup - decaySteps
-            XCTAssertEqual(p["num_cycles"] as? Double ?? 0.5, 0.5, label)
             return .wsd(warmupSteps: warmup, stableSteps: stable, decaySteps: decaySteps,
                         warmup: try XCTUnwrap(WarmupShape(rawValue: p["warmup_type"] as? String ?? "linear"), label),
                         decay: try XCTUnwrap(DecayShape(rawValue: p["decay_type"] as? String ?? "cosine"), label),
-                        minRatio: p["min_lr_ratio"] as? Double ?? 0, halfLife: nil)
+                        minRatio: p["min_lr_ratio"] as? Double ?? 0, halfLife: nil,
+                        cycles: p["num_cycles"] as? Double ?? 0.5)
         case "cosine_with_warmup":
             return .cosine(warmupSteps: warmup, totalSteps: total, cycles: p["num_cycles"] as? Double ?? 0.5,
                            minRatio: p["min_lr_ratio"] as? Double ?? 0)

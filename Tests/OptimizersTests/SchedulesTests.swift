@@ -3,6 +3,23 @@ import Optimizers
 import XCTest
 
 final class SchedulesTests: XCTestCase {
+    /// transformers' `num_cycles` in the WSD cosine decay: 0.5(1 + cos(2π·cycles·p)), then
+    /// min_lr_ratio once the decay is over.
+    func testWSDCosineDecayFollowsNumCycles() throws {
+        let s = LRSchedule.wsd(warmupSteps: 0, stableSteps: 10, decaySteps: 8, warmup: .linear, decay: .cosine,
+                               minRatio: 0.1, halfLife: nil, cycles: 1.0)
+        try s.validate()
+        for step in 10...18 {
+            let p = Double(step - 10) / 8
+            let want = step == 18 ? 0.1 : 0.5 * (1 + cos(2 * Double.pi * p)) * 0.9 + 0.1
+            XCTAssertEqual(s.factor(atStep: step), want, accuracy: 1e-12, "step \(step)")
+        }
+        XCTAssertEqual(s.factor(atStep: 14), 0.1, accuracy: 1e-12, "a full cycle is at its low half-way")
+        XCTAssertEqual(s.factor(atStep: 30), 0.1)
+        XCTAssertThrowsError(try LRSchedule.wsd(warmupSteps: 0, stableSteps: 1, decaySteps: 1, warmup: .linear,
+                                                decay: .cosine, minRatio: 0, halfLife: nil, cycles: 0).validate())
+    }
+
     func testConstantWithWarmup() {
         let s = LRSchedule.constant(warmupSteps: 4)
         XCTAssertEqual((0...6).map { s.factor(atStep: $0) }, [0, 0.25, 0.5, 0.75, 1, 1, 1])
