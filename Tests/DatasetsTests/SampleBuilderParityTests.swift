@@ -40,6 +40,12 @@ final class SampleBuilderParityTests: XCTestCase {
         return (question, answer)
     }
 
+    /// Images in a sample text: one overview placeholder each (`<image>` groups outside `<slice>` spans).
+    private func imageCount(_ text: String) -> Int {
+        let outside = text.replacingOccurrences(of: #"<slice>.*?</slice>"#, with: "", options: .regularExpression)
+        return outside.components(separatedBy: "<image>").count - 1
+    }
+
     func testBuiltAndPackedSamplesMatchTheModelFixture() throws {
         let all = try cases()
         XCTAssertFalse(all.isEmpty, "no minicpmv fixtures found under \(Fixtures.referenceRoot.path)")
@@ -56,20 +62,32 @@ final class SampleBuilderParityTests: XCTestCase {
         let tokenizer = try Tokenizer(contentsOf: c.dir.appendingPathComponent("tokenizer.json").path)
         let builder = try SampleBuilder(tokenizer: tokenizer, template: .chatml, images: images)
 
-        // The data file: one conversation per sample text, each with its (resized) source image.
+        // The data file: one conversation per sample text, with its (resized) source images, taken
+        // from meta.json in text order; a sample with several images names them with markers.
         let folder = ScratchFolder()
         let texts = c.meta["sample_texts"] as! [String]
         let sources = c.meta["images"] as! [[String: Any]]
-        XCTAssertEqual(texts.count, sources.count, "\(name): one image per sample")
+        XCTAssertEqual(texts.map(imageCount).reduce(0, +), sources.count, "\(name): images in the texts and in meta.json")
         var records: [[String: Any]] = []
-        for (k, (text, source)) in zip(texts, sources).enumerated() {
-            let file = URL(fileURLWithPath: source["source"] as! String).lastPathComponent
-            let size = source["resized_to_wh"] as! [Int]
-            let photo = try RGBImage.load(path: Fixtures.referenceRoot.appendingPathComponent("images/\(file)").path)
-            try photo.resizedBicubic(width: size[0], height: size[1]).writePNG(to: folder.url.appendingPathComponent("\(k).png").path)
+        var next = 0
+        for (k, text) in texts.enumerated() {
+            var markers: [String] = []
+            var files: [String: String] = [:]
+            for i in 0..<imageCount(text) {
+                let source = sources[next]
+                let file = URL(fileURLWithPath: source["source"] as! String).lastPathComponent
+                let size = source["resized_to_wh"] as! [Int]
+                let photo = try RGBImage.load(path: Fixtures.referenceRoot.appendingPathComponent("images/\(file)").path)
+                try photo.resizedBicubic(width: size[0], height: size[1]).writePNG(to: folder.url.appendingPathComponent("\(next).png").path)
+                let marker = String(format: "<image_%02d>", i)
+                markers.append(marker); files[marker] = "\(next).png"
+                next += 1
+            }
             let (question, answer) = split(text)
-            records.append(["id": "\(k)", "image": "\(k).png", "conversations": [
-                ["role": "user", "content": "<image>\n" + question], ["role": "assistant", "content": answer]]])
+            let single = markers.count == 1
+            let prefix = single ? "<image>\n" : markers.map { $0 + "\n" }.joined()
+            records.append(["id": "\(k)", "image": single ? files[markers[0]]! as Any : files as Any, "conversations": [
+                ["role": "user", "content": prefix + question], ["role": "assistant", "content": answer]]])
         }
         let dataFile = folder.url.appendingPathComponent("data.json")
         try JSONSerialization.data(withJSONObject: records).write(to: dataFile)
