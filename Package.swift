@@ -58,7 +58,8 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["TestSupport", "Tokenizers", "Core"], swiftSettings: fast),
         .testTarget(name: "SyntheticWorldTests", dependencies: ["TestSupport", "SyntheticWorld", "Datasets", "Tokenizers", "Core"], swiftSettings: fast),
         .testTarget(name: "OptimizersTests", dependencies: ["TestSupport", "Optimizers", "NN", "Autograd", "Core"], swiftSettings: fast),
-        .testTarget(name: "CheckpointingTests", dependencies: ["TestSupport", "Checkpointing", "NN", "Autograd", "Core"], swiftSettings: fast),
+        .testTarget(name: "CheckpointingTests", dependencies: ["TestSupport", "Checkpointing", "NN", "Autograd", "Core"],
+                    exclude: ["Corpus"], swiftSettings: fast),
         .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "Models", "Datasets", "Optimizers", "Checkpointing", "NN", "Autograd", "Core", "Tokenizers", "SyntheticWorld"], swiftSettings: fast),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Training", "Models", "Datasets", "Checkpointing", "Autograd", "Core", "Tokenizers", "SyntheticWorld"], swiftSettings: fast),
     ]

@@ -222,3 +222,28 @@ final class HDF5GlobalHeapTests: XCTestCase {
         }
     }
 }
+
+/// Inputs the fuzzer found that hung or crashed libhdf5 1.10.8 (a free-space heap object of
+/// size 0, a heap object larger than its collection, a string naming a heap object that does
+/// not exist, a dataset of 2⁶¹ elements): each now ends in an error naming the file.
+final class HDF5FuzzRegressionTests: XCTestCase {
+    func testFoundInputsEndInErrors() throws {
+        let corpus = Fixtures.packageRoot.appendingPathComponent("Tests/CheckpointingTests/Corpus")
+        let names = try FileManager.default.contentsOfDirectory(atPath: corpus.path).filter { $0.hasSuffix(".h5") }.sorted()
+        XCTAssertEqual(names.count, 4)
+        for name in names {
+            let path = corpus.appendingPathComponent(name).path
+            var failed = false
+            do {
+                let f = try HDF5File(readingAt: path)
+                defer { f.close() }
+                _ = try f.readFloats("model/w")
+                _ = try f.readString("config")
+            } catch {
+                failed = true
+                XCTAssertTrue("\(error)".contains(name), "\(name): \(error)")
+            }
+            XCTAssertTrue(failed, "\(name) was read without an error")
+        }
+    }
+}

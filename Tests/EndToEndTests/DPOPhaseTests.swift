@@ -10,30 +10,30 @@ import XCTest
 final class DPOPhaseTests: XCTestCase {
     private func recipe(_ name: String, _ dir: URL) throws -> Recipe {
         let root = E2E.root.path
+        // The DPO phase repeats the shared data settings with its own files (a phase's
+        // `data` replaces the recipe's as a whole).
+        func data(_ indent: String, _ files: String) -> String {
+            (files + """
+
+                tokenizer: \(root)/Data/tokenizer.json
+                resolution: 56
+                max_length: 256
+                rows: 2
+                cache: \(dir.path)/cache
+                """).split(separator: "\n").map { indent + $0 }.joined(separator: "\n")
+        }
         return try E2E.recipe("""
             name: \(name)
             model: \(root)/Recipes/models/micro.yaml
             data:
-              train: \(root)/Data/synth/captions-heldout.jsonl
-              tokenizer: \(root)/Data/tokenizer.json
-              resolution: 56
-              max_length: 256
-              rows: 2
-              cache: \(dir.path)/cache
+            \(data("  ", "train: \(root)/Data/synth/captions-heldout.jsonl"))
             phases:
               - name: captions
                 steps: 2
               - name: dpo
                 steps: 4
                 data:
-                  format: preference
-                  train: \(root)/Data/synth/preference-heldout.jsonl
-                  eval: \(root)/Data/synth/preference-heldout.jsonl
-                  tokenizer: \(root)/Data/tokenizer.json
-                  resolution: 56
-                  max_length: 256
-                  rows: 2
-                  cache: \(dir.path)/cache
+            \(data("      ", "format: preference\ntrain: \(root)/Data/synth/preference-heldout.jsonl\neval: \(root)/Data/synth/preference-heldout.jsonl"))
             dpo:
               beta: 0.1
               sft_weight: 0.5
