@@ -63,9 +63,10 @@ public final class Resampler: Module {
         let kv = lnKV(kvProj.map { $0(x) } ?? x)                                   // [N, L, D]
         let q = lnQ(query.value).reshaped([1, config.numQueries, d])               // [1, Q, D]
         let queries = concat(Array(repeating: q, count: n), axis: 0)               // [N, Q, D]
-        let keys = kv + Resampler.keyPositions(tgtSizes: tgtSizes, length: l, dim: d)  // [N, L, D]
+        let positions = Resampler.keyPositions(tgtSizes: tgtSizes, length: l, dim: d)
+        let keys = kv + positions                                                   // [N, L, D]
         let mask = AttentionMask(keyLengths: tgtSizes.map { $0.h * $0.w })
-        let o = attn(query: queries, key: keys, value: kv, mask: mask)             // [N, Q, D]
+        let o = attn(query: queries, key: keys, value: config.positionInValues ? keys : kv, mask: mask)  // [N, Q, D]
         return matmul(lnPost(o), proj.value)                                      // [N, Q, D]
     }
 

@@ -94,20 +94,25 @@ public struct ResamplerConfig: Codable, Equatable {
     /// values never depend on it.
     public var maxSize: [Int]
     public var layerNormEps: Double
+    /// Adds the keys' 2-D sin-cos position to the values too, so that every query's
+    /// output says where it looked (not in the official resampler, whose pretrained
+    /// vision features carry their positions; off by default).
+    public var positionInValues: Bool
 
     public init(numQueries: Int, embedDim: Int, numHeads: Int, kvDim: Int,
-                maxSize: [Int] = [70, 70], layerNormEps: Double = 1e-6) {
+                maxSize: [Int] = [70, 70], layerNormEps: Double = 1e-6, positionInValues: Bool = false) {
         self.numQueries = numQueries
         self.embedDim = embedDim
         self.numHeads = numHeads
         self.kvDim = kvDim
         self.maxSize = maxSize
         self.layerNormEps = layerNormEps
+        self.positionInValues = positionInValues
     }
 
     enum CodingKeys: String, CodingKey {
         case numQueries = "num_queries", embedDim = "embed_dim", numHeads = "num_heads", kvDim = "kv_dim"
-        case maxSize = "max_size", layerNormEps = "layer_norm_eps"
+        case maxSize = "max_size", layerNormEps = "layer_norm_eps", positionInValues = "position_in_values"
     }
 
     public init(from decoder: Decoder) throws {
@@ -118,7 +123,19 @@ public struct ResamplerConfig: Codable, Equatable {
         kvDim = try c.decodeIfPresent(Int.self, forKey: .kvDim) ?? embedDim
         maxSize = try c.decodeIfPresent([Int].self, forKey: .maxSize) ?? [70, 70]
         layerNormEps = try c.decodeIfPresent(Double.self, forKey: .layerNormEps) ?? 1e-6
+        positionInValues = try c.decodeIfPresent(Bool.self, forKey: .positionInValues) ?? false
         try validate()
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(numQueries, forKey: .numQueries)
+        try c.encode(embedDim, forKey: .embedDim)
+        try c.encode(numHeads, forKey: .numHeads)
+        try c.encode(kvDim, forKey: .kvDim)
+        try c.encode(maxSize, forKey: .maxSize)
+        try c.encode(layerNormEps, forKey: .layerNormEps)
+        if positionInValues { try c.encode(positionInValues, forKey: .positionInValues) }   // the official layout has no such key
     }
 
     public func validate() throws {
