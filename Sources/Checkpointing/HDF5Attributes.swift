@@ -59,6 +59,9 @@ extension HDF5File {
             let type = HDF5Handle(id: H5Aget_type(aid.id))
             let space = HDF5Handle(id: H5Aget_space(aid.id))
             defer { aid.close(); type.close(); space.close() }
+            // An attribute's heap reference cannot be read before libhdf5 follows it: every
+            // collection of the file is checked instead.
+            if H5Tget_class(type.id) == H5T_STRING, H5Tis_variable_str(type.id) > 0 { try checkGlobalHeaps() }
             return try readStringValue(type: type.id, space: space.id, name: "\(object)@\(name)") {
                 H5Aread(aid.id, $0, $1)
             }

@@ -6,9 +6,11 @@ import Foundation
 /// object's stored size; a corrupt size that does not move it forward (a free-space
 /// object of size 0, or a size that wraps around) makes it loop for ever inside
 /// H5Dread, and an object larger than its collection makes it copy past the end.
-/// Before the first variable-length read of a file, every collection in it is
-/// walked the same way here, and a walk that would not end, or an object that
-/// does not fit, is refused.
+/// A dataset's string is checked through its own reference (the one collection
+/// libhdf5 will load, `checkStringReference`); an attribute's, whose reference
+/// cannot be reached first, by walking every collection of the file once
+/// (`checkGlobalHeaps`). A walk that would not end, or an object that does not
+/// fit, is refused.
 enum GlobalHeapCheck {
     /// The offset of the first collection in `bytes` that libhdf5 cannot walk safely, if any.
     static func firstCorrupt(in bytes: UnsafeRawBufferPointer) -> Int? {
@@ -80,24 +82,28 @@ extension HDF5File {
         _ = H5Pget_sizes(fcpl.id, &addressSize, &lengthSize)
         guard addressSize == 8 else { throw damaged("\(addressSize)-byte file addresses are not supported") }
         let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
-        let ok: Bool = data.withUnsafeBytes { bytes in
+        let problem: String? = data.withUnsafeBytes { bytes in
+            let mismatch = "its global heap reference does not match the heap"
             let at = Int(clamping: offset)
-            guard at <= bytes.count - 16 else { return false }
+            guard at <= bytes.count - 16 else { return "its storage lies past the end of the file" }
             let length = bytes.loadUnaligned(fromByteOffset: at, as: UInt32.self)
             let collection = Int(clamping: bytes.loadUnaligned(fromByteOffset: at + 4, as: UInt64.self))
             let index = bytes.loadUnaligned(fromByteOffset: at + 12, as: UInt32.self)
-            if length == 0 { return true }                                  // an empty string reads nothing
+            if length == 0 { return nil }                                   // an empty string reads nothing
             guard collection >= 0, collection <= bytes.count - 16,
                   bytes.loadUnaligned(fromByteOffset: collection, as: UInt32.self) == UInt32(littleEndian: 0x4C4F_4347) else {
-                return false
+                return mismatch
             }
             let size = Int(clamping: bytes.loadUnaligned(fromByteOffset: collection + 8, as: UInt64.self))
             guard size >= 16, size <= bytes.count - collection,
-                  GlobalHeapCheck.isSound(bytes, collection: collection, size: size) else { return false }
-            return GlobalHeapCheck.objectSize(bytes, collection: collection, size: size, index: UInt16(clamping: index))
-                == UInt64(length) && index <= UInt32(UInt16.max)
+                  GlobalHeapCheck.isSound(bytes, collection: collection, size: size) else {
+                return "the global heap at byte \(collection) is corrupt (its objects do not fit it)"
+            }
+            let found = index <= UInt32(UInt16.max)
+                ? GlobalHeapCheck.objectSize(bytes, collection: collection, size: size, index: UInt16(index)) : nil
+            return found == UInt64(length) ? nil : mismatch
         }
-        guard ok else { throw damaged("its heap reference does not match the heap") }
+        if let problem { throw damaged(problem) }
     }
 }
 
@@ -111,7 +117,9 @@ extension GlobalHeapCheck {
             let objectSize = bytes.loadUnaligned(fromByteOffset: at + p + 8, as: UInt64.self)
             if i == 0 { return nil }
             if i == index { return objectSize }
-            p += Int(16 &+ ((objectSize &+ 7) & ~7))
+            let need = 16 &+ ((objectSize &+ 7) & ~7)
+            guard need != 0, need <= UInt64(size - p) else { return nil }
+            p += Int(need)
         }
         return nil
     }

@@ -29,7 +29,6 @@ extension HDF5File {
             let space = HDF5Handle(id: H5Dget_space(did.id))
             defer { type.close(); space.close() }
             if H5Tget_class(type.id) == H5T_STRING, H5Tis_variable_str(type.id) > 0 {
-                try checkGlobalHeaps()
                 try checkStringReference(did.id, dataset)
             }
             return try readStringValue(type: type.id, space: space.id, name: dataset) { memType, buffer in
@@ -81,7 +80,6 @@ extension HDF5File {
                                       found: "\(count) strings")
         }
         if H5Tis_variable_str(type) > 0 {
-            try checkGlobalHeaps()
             return try readVariableString(type: type, space: space, name: name, read: read)
         }
         return try readFixedString(type: type, name: name, read: read)

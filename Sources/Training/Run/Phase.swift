@@ -12,7 +12,6 @@ import Optimizers
 /// One optimizer step reads top to bottom in `step`: draw the micro-batches, the
 /// objective's forward and backward, clip, AdamW.
 final class Phase {
-    let index: Int
     let spec: Recipe.Phase
     let data: PhaseData
     let schedule: LRSchedule
@@ -24,7 +23,6 @@ final class Phase {
     /// `resume`: that checkpoint (it also holds the DPO reference log-probs).
     init(recipe: Recipe, index: Int, schedule: LRSchedule, model: MiniCPMV, savedData: String?, resume: String?,
          log: @escaping (String) -> Void) throws {
-        self.index = index
         spec = recipe.phases[index]
         self.schedule = schedule
         counts = RunSetup.applyTrainable(spec.trainable, to: model)

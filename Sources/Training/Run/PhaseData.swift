@@ -7,8 +7,6 @@ import Models
 /// The data of one phase: the preprocessed training and held-out samples and
 /// their loaders.
 final class PhaseData {
-    let spec: Recipe.DataSpec
-    let builder: SampleBuilder
     let trainSource: SampleSource
     let evalSource: SampleSource?
     let train: DataLoader
@@ -17,7 +15,6 @@ final class PhaseData {
 
     init(recipe: Recipe, phase: Recipe.Phase, model: MiniCPMV, log: @escaping (String) -> Void,
          restoring saved: String?) throws {
-        spec = phase.data
         let positions = model.config.llm.maxPositionEmbeddings
         guard phase.data.maxLength <= positions else {
             throw RecipeError(file: recipe.file, line: nil, message: "phase `\(phase.name)`: `data.max_length` "
@@ -27,7 +24,6 @@ final class PhaseData {
         let cache = phase.data.cache ?? "Checkpoints/.cache"
         let builder = try RunSetup.builder(phase.data, config: model.config)
         cacheDirectory = cache
-        self.builder = builder
         func load(_ files: [String]) throws -> SampleSource {
             let parts: [SampleSource] = try files.map { file -> SampleSource in
                 if phase.data.textOnly { return try RunSetup.textOnlySamples(file, data: phase.data, builder: builder) }

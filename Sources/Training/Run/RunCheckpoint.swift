@@ -121,49 +121,15 @@ extension Recipe {
                                                "phases.name", "phases.data.eval", "phases.data.cache"]
 
     /// The encoded recipe as flat `dotted.key → value` pairs, without the exempt keys
-    /// (`phases[i].` is left out of the keys of a one-phase recipe).
+    /// (`phases[0].` is left out of the keys of a one-phase recipe).
     var resumeFields: [String: String] {
-        guard let data = try? JSONEncoder().encode(self),
-              let json = try? JSONDecoder().decode(FlatJSON.self, from: data) else { return [:] }
+        guard let data = try? JSONEncoder().encode(self) else { return [:] }
         var out: [String: String] = [:]
-        func flatten(_ value: FlatJSON, _ key: String, _ pattern: String) {
-            guard !Recipe.trajectoryExempt.contains(pattern) else { return }
-            switch value {
-            case .object(let object):
-                for (k, v) in object {
-                    flatten(v, key.isEmpty ? k : "\(key).\(k)", pattern.isEmpty ? k : "\(pattern).\(k)")
-                }
-            case .list(let list) where key == "phases":
-                for (i, v) in list.enumerated() { flatten(v, list.count == 1 ? "" : "phases[\(i)]", "phases") }
-            default:
-                out[key] = value.text
-            }
+        for (key, value) in flattenedJSON(data) {
+            let pattern = key.replacingOccurrences(of: #"\[\d+\]"#, with: "", options: .regularExpression)
+            guard !Recipe.trajectoryExempt.contains(where: { pattern == $0 || pattern.hasPrefix($0 + ".") }) else { continue }
+            out[phases.count == 1 && key.hasPrefix("phases[0].") ? String(key.dropFirst("phases[0].".count)) : key] = value
         }
-        flatten(json, "", "")
         return out
-    }
-}
-
-/// A JSON value, decoded only to be flattened and compared as text.
-private enum FlatJSON: Decodable {
-    case object([String: FlatJSON]), list([FlatJSON]), scalar(String)
-
-    init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if let o = try? c.decode([String: FlatJSON].self) { self = .object(o) }
-        else if let l = try? c.decode([FlatJSON].self) { self = .list(l) }
-        else if let b = try? c.decode(Bool.self) { self = .scalar("\(b)") }
-        else if let i = try? c.decode(Int.self) { self = .scalar("\(i)") }
-        else if let d = try? c.decode(Double.self) { self = .scalar("\(d)") }
-        else if let s = try? c.decode(String.self) { self = .scalar(s) }
-        else { self = .scalar("–") }
-    }
-
-    var text: String {
-        switch self {
-        case .scalar(let s): return s
-        case .list(let l): return "[" + l.map(\.text).joined(separator: ", ") + "]"
-        case .object(let o): return "{" + o.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.text)" }.joined(separator: ", ") + "}"
-        }
     }
 }

@@ -42,7 +42,8 @@ public enum RunSetup {
 
     /// Which config fields differ, as "field: a → b".
     static func configDifferences(_ a: MiniCPMVConfig, _ b: MiniCPMVConfig) -> [String] {
-        let fa = flatJSON(try? a.jsonString()), fb = flatJSON(try? b.jsonString())
+        let fa = flattenedJSON(Data(((try? a.jsonString()) ?? "").utf8))
+        let fb = flattenedJSON(Data(((try? b.jsonString()) ?? "").utf8))
         let keys = Set(fa.keys).union(fb.keys).sorted()
         let diffs = keys.filter { fa[$0] != fb[$0] }.map { "\($0): \(fa[$0] ?? "–") → \(fb[$0] ?? "–")" }
         return diffs.isEmpty ? ["(configs differ)"] : Array(diffs.prefix(8))
@@ -131,21 +132,4 @@ public enum RunSetup {
                          batch: data.format == .preference ? .groups(data.rows) : .rows(data.rows),
                          seed: seed, shuffle: shuffle, packing: data.packing, padId: padId)
     }
-}
-
-/// A JSON document flattened to "a.b.c" → value text.
-func flatJSON(_ json: String?) -> [String: String] {
-    guard let json, let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) else { return [:] }
-    var out: [String: String] = [:]
-    func walk(_ v: Any, _ path: String) {
-        if let d = v as? [String: Any] {
-            for (k, x) in d { walk(x, path.isEmpty ? k : "\(path).\(k)") }
-        } else if let a = v as? [Any] {
-            out[path] = "[" + a.map { "\($0)" }.joined(separator: ", ") + "]"
-        } else {
-            out[path] = "\(v)"
-        }
-    }
-    walk(object, "")
-    return out
 }
