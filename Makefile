@@ -55,13 +55,14 @@ run: build
 
 # The generated world the chain trains on (4,096 shapes images, 512 documents)
 # and the held-out world it is measured on (another seed); neither is committed.
-world: Data/world/README.md Data/world-eval/README.md
-Data/world/README.md: | build
+# (regions.jsonl, its newest kind of file, marks a world of the current format.)
+world: Data/world/regions.jsonl Data/world-eval/regions.jsonl
+Data/world/regions.jsonl: | build
 	$(TRAINER) data synth --out Data/world --count 4096 --seed 7
-Data/world-eval/README.md: | build
+Data/world-eval/regions.jsonl: | build
 	$(TRAINER) data synth --out Data/world-eval --count 200 --documents 60 --seed 2027
 
-# The shipped chain: a foundation phase (the tiny model has no pretrained parts),
+# The shipped chain: vision pre-training and a foundation phase (the tiny model has no pretrained parts),
 # pretraining stages 1-3, SFT, RLAIF-V preference data and DPO, each phase from the previous checkpoint.
 chain: build world
 	scripts/chain.sh

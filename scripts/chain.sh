@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The shipped chain on the generated world (`make world`): foundation, the
+# The shipped chain on the generated world (`make world`): vision pre-training
+# on per-cell labels and a foundation phase (the tiny model has no pretrained
+# parts), the
 # paper's pretraining stages 1-3, SFT Part-1 and Part-2, then RLAIF-V (sample
 # on policy, score with the world's checker, build pairs) and DPO. Each phase
 # starts from the previous checkpoint; the wall time of every phase goes to
@@ -10,12 +12,12 @@ cd "$(dirname "$0")/.."
 TRAINER=${TRAINER:-.build/release/trainer}
 RLAIFV_IMAGES=${RLAIFV_IMAGES:-400}
 # FROM=PHASE reruns the chain from that phase on, keeping the earlier phases' checkpoints and times.
-FROM=${FROM:-foundation}
+FROM=${FROM:-vision}
 times=Checkpoints/chain-times.txt
 mkdir -p Checkpoints
-if [ "$FROM" = foundation ]; then : > "$times"; fi
+if [ "$FROM" = vision ]; then : > "$times"; fi
 
-order="foundation stage1 stage2 stage3 sft rlaifv dpo"
+order="vision foundation stage1 stage2 stage3 sft rlaifv dpo"
 case " $order " in *" $FROM "*) ;; *) echo "FROM must be one of: $order" >&2; exit 1;; esac
 started=""
 
@@ -44,7 +46,7 @@ rlaifv() {
   $TRAINER pairs --scored $dir/scored.jsonl --max-length-ratio 1.25 --out $dir/preference.jsonl
 }
 
-for r in foundation stage1 stage2 stage3 sft; do phase $r $TRAINER run Recipes/$r.yaml --overwrite; done
+for r in vision foundation stage1 stage2 stage3 sft; do phase $r $TRAINER run Recipes/$r.yaml --overwrite; done
 phase rlaifv rlaifv
 phase dpo $TRAINER run Recipes/dpo.yaml --overwrite
 total=$(awk '$1 != "chain" { s += $2 } END { print s }' "$times")

@@ -28,6 +28,14 @@ dpo_quarters() {
             printf "%s%.2f", (q ? ", " : ""), s / n } }'
 }
 
+# The held-out cell accuracies of the vision pre-training's last evaluation.
+vision_cells() {
+  grep '"eval_regions/' Checkpoints/vision/metrics.jsonl 2>/dev/null | tail -1 |
+    grep -o '"eval_regions/[a-z]*_accuracy":[0-9.e-]*' |
+    sed 's/"eval_regions\/\([a-z]*\)_accuracy":\(.*\)/\1 \2/' |
+    awk '{ printf "%s%s %.3f", (NR > 1 ? ", " : ""), $1, $2 } END { if (NR == 0) printf "–" }'
+}
+
 row() {   # row PHASE
   local phase=$1 ckpt=Checkpoints/$1/latest.h5 caption=() read=() texts=$EVAL/captions.jsonl
   # The pretraining phases know only the caption prompt and are measured on captions; SFT and DPO
@@ -64,6 +72,7 @@ row() {   # row PHASE
     [ -e Checkpoints/$phase/latest.h5 ] && row $phase
   done
   echo
+  echo "Vision pre-training ($(seconds vision)): held-out cell accuracy $(vision_cells)."
   echo "RLAIF-V data: $(seconds rlaifv), $(grep -c . Checkpoints/rlaifv/preference.jsonl 2>/dev/null || echo 0) pairs."
   echo "DPO \`rewards/accuracies\` by quarter of the phase: $(dpo_quarters)."
   echo "The whole chain: $(seconds chain) of training (evaluation not included)."

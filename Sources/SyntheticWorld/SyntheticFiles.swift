@@ -8,6 +8,7 @@ struct SyntheticFiles {
     var part1: [String: [SyntheticJSON]] = [:]
     var part2: [String: [SyntheticJSON]] = [:]
     var preference: [String: [SyntheticJSON]] = [:]
+    var regions: [String: [SyntheticJSON]] = [:]
     var readme = ""
 
     mutating func add(_ truth: SyntheticImageTruth, _ r: SyntheticRecords) {
@@ -18,6 +19,7 @@ struct SyntheticFiles {
         part1[s, default: []] += r.part1
         part2[s, default: []] += r.part2
         if let p = r.preference { preference[s, default: []].append(p) }
+        if let g = r.regions { regions[s, default: []].append(g) }
     }
 
     mutating func addPart1(_ record: SyntheticJSON, split: String) { part1[split, default: []].append(record) }
@@ -37,6 +39,7 @@ struct SyntheticFiles {
             out.append((Self.name("sft-part1", "json", split), part1[split] ?? [], true))
             out.append((Self.name("sft-part2", "json", split), part2[split] ?? [], true))
             out.append((Self.name("preference", "jsonl", split), preference[split] ?? [], false))
+            out.append((Self.name("regions", "jsonl", split), regions[split] ?? [], false))
         }
         return out
     }
@@ -93,6 +96,9 @@ extension SyntheticWorld {
           comparisons. Both are JSON arrays in the MiniCPM-V finetune format (`id`, `image`, `conversations`).
         - `preference*.jsonl`: `{"image", "question", "chosen", "rejected"}`; `rejected` is `chosen` with one or
           two hallucinated objects or attributes (or misread words), the errors `SyntheticWorldChecker` detects.
+        - `regions*.jsonl` (shapes): `{"id", "image", "grid": [3, 3], "labels"}`, the label of every cell of
+          the grid, row by row: `occupied` (yes, no), `shape`, `color` and `size` (null when empty), `background`.
+          The data of the vision pre-training phase (`format: regions`).
 
         """
     }

@@ -9,6 +9,7 @@ enum SyntheticJSON {
     case int(Int)
     case array([SyntheticJSON])
     case object([(String, SyntheticJSON)])
+    case null
 
     /// Compact serialisation (one line), as JSONL needs.
     var compact: String {
@@ -26,6 +27,7 @@ enum SyntheticJSON {
         switch self {
         case .string(let s): jsonStringLiteral(s, into: &out)
         case .int(let i): out += String(i)
+        case .null: out += "null"
         case .array(let items):
             out += "["
             for (k, item) in items.enumerated() {

@@ -8,6 +8,7 @@ struct SyntheticRecords {
     var part1: [SyntheticJSON] = []
     var part2: [SyntheticJSON] = []
     var preference: SyntheticJSON?
+    var regions: SyntheticJSON?
 
     static let describePrompts = ["Describe the image in detail.", "Describe this image in detail.",
                                   "What do you see in this image? Please be detailed."]
@@ -18,6 +19,7 @@ struct SyntheticRecords {
         let image = SyntheticJSON.string(truth.image)
         if truth.kind == .shapes {
             r.caption = .object([("image", image), ("caption", .string(SyntheticLanguage.caption(truth, rng: &rng)))])
+            r.regions = regions(truth)
         } else {
             r.ocr = .object([("image", image), ("caption", .string(SyntheticLanguage.transcription(truth)))])
         }
@@ -30,6 +32,24 @@ struct SyntheticRecords {
         r.preference = .object([("image", image), ("question", .string(pair.question)),
                                 ("chosen", .string(pair.chosen)), ("rejected", .string(pair.rejected))])
         return r
+    }
+
+    /// The per-cell labels of a shapes image (`format: regions`): whether each cell of the 3×3
+    /// grid holds an object, the shape, colour and size of the occupied ones, the background.
+    static func regions(_ truth: SyntheticImageTruth) -> SyntheticJSON {
+        let objects = truth.objects ?? []
+        let occupant = SyntheticPosition.allCases.map { cell in objects.first { $0.position == cell } }
+        func cells(_ value: (SyntheticObject?) -> SyntheticJSON) -> SyntheticJSON { .array(occupant.map(value)) }
+        return .object([
+            ("id", .string(truth.id)), ("image", .string(truth.image)), ("grid", .array([.int(3), .int(3)])),
+            ("labels", .object([
+                ("occupied", cells { .string($0 == nil ? "no" : "yes") }),
+                ("shape", cells { $0.map { .string($0.shape.rawValue) } ?? .null }),
+                ("color", cells { $0.map { .string($0.color.rawValue) } ?? .null }),
+                ("size", cells { $0.map { .string($0.size.rawValue) } ?? .null }),
+                ("background", cells { _ in .string(truth.background.rawValue) }),
+            ])),
+        ])
     }
 
     /// SFT Part-2: a detailed description or a full reading, then two follow-up questions.

@@ -37,7 +37,7 @@ final class SyntheticWorldTests: XCTestCase {
 
     func testSameSeedGivesIdenticalBytes() throws {
         let a = try contents(generate("a")), b = try contents(generate("b"))
-        XCTAssertEqual(a.count, 24 + 4 + 12)   // images, 11 data files, README
+        XCTAssertEqual(a.count, 24 + 4 + 14)   // images, 13 data files, README
         XCTAssertEqual(Set(a.keys), Set(b.keys))
         for (path, data) in a { XCTAssertEqual(data, b[path], path) }
         let c = try contents(generate("c", seed: 4))

@@ -11,13 +11,17 @@ import Foundation
 /// Relative image paths resolve against the folder of the data file.
 public enum DataFormat: String, Codable, CaseIterable {
     case captions, conversations, preference
+    /// Per-cell labels of an image (`RegionRecord`): the vision encoder's pre-training data.
+    case regions
 
     /// The format a record's fields imply.
     static func detect(_ record: FieldReader) throws -> DataFormat {
         if record.has("conversations") { return .conversations }
         if record.has("chosen") || record.has("rejected") { return .preference }
         if record.has("caption") { return .captions }
-        throw record.error("conversations", "cannot tell the format: expected 'caption', 'conversations' or 'chosen'/'rejected'")
+        if record.has("labels") { return .regions }
+        throw record.error("conversations", "cannot tell the format: expected 'caption', 'conversations', "
+                           + "'chosen'/'rejected' or 'labels'")
     }
 }
 
@@ -144,6 +148,10 @@ struct RecordParser {
         case .captions: return .caption(try caption())
         case .conversations: return .conversation(try conversation())
         case .preference: return .preference(try preference())
+        case .regions:
+            // The image alone goes through the sample pipeline; the objective reads the labels.
+            let r = try region()
+            return .caption(CaptionRecord(location: r.location, id: r.id, image: r.image, caption: ""))
         }
     }
 

@@ -126,6 +126,13 @@ extension Recipe {
                        + "raise it or set `decay_fraction: 0`")
         }
         if let d = s.decaySteps, d < 0 || d > p.steps { throw fail("`schedule.decay_steps` (\(d)) must lie in 0...\(p.steps)") }
+        if p.data.format == .regions {
+            // The regions objective reaches only the vision encoder: anything else would sit idle.
+            guard p.trainable == ["vpm"] else {
+                throw fail("a regions phase trains the vision encoder only (`train: [vpm]`), not \(p.trainable)")
+            }
+            guard !p.data.textOnly else { throw fail("`text_only` does not apply to regions data") }
+        }
     }
 
     static func data(_ d: YAMLFields) throws -> DataSpec {
@@ -134,7 +141,7 @@ extension Recipe {
         case "auto": format = nil
         case let name:
             guard let f = DataFormat(rawValue: name) else {
-                throw d.error("format", "must be captions, conversations, preference or auto, got `\(name)`")
+                throw d.error("format", "must be captions, conversations, preference, regions or auto, got `\(name)`")
             }
             format = f
         }

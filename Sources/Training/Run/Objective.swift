@@ -4,10 +4,12 @@ import Checkpointing
 import Datasets
 import Foundation
 import Models
+import NN
 
 /// What a phase optimises. Pretraining and SFT predict the next token
 /// (`LanguageModelObjective`); RLAIF-V preference data trains with DPO
-/// (`DPOObjective`). Phases differ only here and in their data.
+/// (`DPOObjective`); per-cell labels pre-train the vision encoder (`RegionObjective`).
+/// Phases differ only here and in their data.
 protocol Objective: AnyObject {
     /// Forward and backward over the micro-batches of one step; the gradients are
     /// left in the parameters for the update.
@@ -16,10 +18,16 @@ protocol Objective: AnyObject {
     func heldOutLoss(model: MiniCPMV, loader: DataLoader, batches: Int) throws -> Double?
     /// What the objective adds to a checkpoint written in the middle of its phase.
     func save(into file: HDF5File) throws
+    /// Parameters of its own that train beside the model's (the regions heads).
+    var parameters: [(path: String, parameter: Parameter)] { get }
+    /// What the last `heldOutLoss` measured besides the loss, for the metrics log.
+    var heldOutMetrics: [String: Double] { get }
 }
 
 extension Objective {
     func save(into file: HDF5File) throws {}
+    var parameters: [(path: String, parameter: Parameter)] { [] }
+    var heldOutMetrics: [String: Double] { [:] }
 }
 
 /// Next-token prediction: the summed cross-entropy of every micro-batch is divided

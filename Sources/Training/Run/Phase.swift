@@ -26,13 +26,17 @@ final class Phase {
         spec = recipe.phases[index]
         self.schedule = schedule
         counts = RunSetup.applyTrainable(spec.trainable, to: model)
-        trainable = TrainableSet(model: model, optimizer: recipe.optimizer)
         data = try PhaseData(recipe: recipe, phase: spec, model: model, log: log, restoring: savedData)
-        if spec.data.format == .preference {
+        switch spec.data.format {
+        case .preference:
             objective = try DPOObjective(config: recipe.dpo, data: data, model: model, resume: resume, log: log)
-        } else {
+        case .regions:
+            objective = try RegionObjective(data: data, files: (spec.data.train, spec.data.eval ?? []), model: model,
+                                            seed: recipe.seed, resume: resume, log: log)
+        default:
             objective = LanguageModelObjective()
         }
+        trainable = TrainableSet(model: model, optimizer: recipe.optimizer, extra: objective.parameters)
     }
 
     var steps: Int { spec.steps }
@@ -46,7 +50,7 @@ final class Phase {
         let batches = try (0..<o.accumulation).map { _ in try data.train.next() }
         let lr = o.lr * schedule.factor(atStep: stepInPhase)
         var result = try objective.step(model: model, batches: batches)
-        defer { model.zeroGrad() }
+        defer { model.zeroGrad(); objective.parameters.forEach { $0.parameter.zeroGrad() } }
         let grads = trainable.gradients
         let (norm, factor) = clipFactor(grads, maxNorm: o.clip.map { Float($0) })
         guard result.loss.isFinite, norm.isFinite else {
@@ -58,11 +62,13 @@ final class Phase {
         return result
     }
 
-    /// Held-out loss over the first `batches` batches of the held-out data (nil without any).
-    func evaluate(model: MiniCPMV, batches: Int) throws -> Double? {
+    /// Held-out loss over the first `batches` batches of the held-out data (nil without any),
+    /// and what else the objective measured on them.
+    func evaluate(model: MiniCPMV, batches: Int) throws -> (loss: Double, metrics: [String: Double])? {
         guard let loader = try data.evalLoader() else { return nil }
-        return try objective.heldOutLoss(model: model, loader: loader,
-                                         batches: min(batches, max(1, loader.epochPlan().batches)))
+        let loss = try objective.heldOutLoss(model: model, loader: loader,
+                                             batches: min(batches, max(1, loader.epochPlan().batches)))
+        return loss.map { ($0, objective.heldOutMetrics) }
     }
 }
 
@@ -83,7 +89,8 @@ public struct NonFiniteError: Error, CustomStringConvertible {
 struct TrainableSet {
     let entries: [(path: String, parameter: Parameter, decays: Bool, lrScale: Float)]
 
-    init(model: MiniCPMV, optimizer spec: Recipe.OptimizerSpec) {
+    /// `extra`: the objective's own parameters (decayed when matrices, at the base rate).
+    init(model: MiniCPMV, optimizer spec: Recipe.OptimizerSpec, extra: [(path: String, parameter: Parameter)] = []) {
         let mupScale: Float = spec.mup ? 1 / model.config.llm.logitDivisor : 1
         entries = model.namedParameters().filter { $0.parameter.isTrainable }.map { path, p in
             let isMatrix = p.value.rank >= 2
@@ -93,7 +100,7 @@ struct TrainableSet {
             var scale = Float(spec.lrMultipliers[module] ?? 1)
             if module == "llm" && isMatrix && !isEmbedding { scale *= mupScale }
             return (path, p, decays, scale)
-        }
+        } + extra.map { ($0.path, $0.parameter, spec.decayNormsAndBiases || $0.parameter.value.rank >= 2, 1) }
     }
 
     var gradients: [Tensor] { entries.compactMap { $0.parameter.grad } }

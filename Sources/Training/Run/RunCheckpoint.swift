@@ -16,6 +16,7 @@ import Optimizers
 ///     /state/rng/<stream>                  [key, counter] of each random stream
 ///     /state/data                          the data loader's cursor and pack plan (JSON)
 ///     /state/reference_logps/{train,eval}  DPO reference log-probs (preference phases)
+///     /objective/<path>, /objective/parameters   the regions heads and their paths (regions phases)
 ///     /recipe/text, /recipe/hash           the recipe that wrote it
 extension TrainingRun {
     @discardableResult
@@ -63,6 +64,17 @@ extension TrainingRun {
             let (m, ms) = try f.readFloats("optimizer/\(path)/m"), (v, vs) = try f.readFloats("optimizer/\(path)/v")
             guard ms == p.shape, vs == p.shape else {
                 throw CheckpointError(file: f.path, message: "optimizer moments of \(path) have shape \(ms), expected \(p.shape)")
+            }
+            moments[path] = (Tensor(m, shape: ms), Tensor(v, shape: vs))
+        }
+        // The moments of an objective's own parameters (the regions heads), saved mid-phase.
+        let objectivePaths = f.exists("objective/parameters")
+            ? try f.readString("objective/parameters").split(separator: "\n").map(String.init) : []
+        for path in objectivePaths where f.exists("optimizer/\(path)/m") {
+            let (m, ms) = try f.readFloats("optimizer/\(path)/m"), (v, vs) = try f.readFloats("optimizer/\(path)/v")
+            let shape = try f.readFloats("objective/\(path)").shape
+            guard ms == shape, vs == shape else {
+                throw CheckpointError(file: f.path, message: "optimizer moments of \(path) have shape \(ms), expected \(shape)")
             }
             moments[path] = (Tensor(m, shape: ms), Tensor(v, shape: vs))
         }

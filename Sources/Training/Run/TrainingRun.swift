@@ -142,11 +142,13 @@ public final class TrainingRun {
 
                 let phaseDone = state.stepInPhase == phase.steps
                 if recipe.evaluation.every > 0 && (state.globalStep % recipe.evaluation.every == 0 || phaseDone),
-                   let evalLoss = try phase.evaluate(model: model, batches: recipe.evaluation.batches) {
+                   let (evalLoss, evalMetrics) = try phase.evaluate(model: model, batches: recipe.evaluation.batches) {
                     summary.evalLoss = evalLoss
                     progress.newline()
                     options.log(String(format: "eval at step %d: held-out loss %.4f", state.globalStep, evalLoss))
-                    metrics?.append(["step": state.globalStep, "eval_loss": evalLoss])
+                    var record: [String: Any] = evalMetrics
+                    record["step"] = state.globalStep; record["eval_loss"] = evalLoss
+                    metrics?.append(record)
                 }
                 if phaseDone { state.phase += 1; state.stepInPhase = 0; state.data = "" }
                 let every = recipe.checkpoint.every
