@@ -115,12 +115,15 @@ final class FuzzTests: XCTestCase {
         conversations[conversations.count - 1] = String(conversations[conversations.count - 1].dropLast())
         let seeds = [try lines("Data/synth/captions-heldout.jsonl", 12),
                      Array(("[\n" + conversations.joined(separator: "\n") + "\n]\n").utf8),
-                     try lines("Data/synth/preference-heldout.jsonl", 8)]
+                     try lines("Data/synth/preference-heldout.jsonl", 8),
+                     try lines("Data/synth/regions-heldout.jsonl", 8)]
         let names = ["a.jsonl", "b.json", "c.jsonl"]
         var k = 0
         let r = fuzz("records", seeds: seeds) { input in
             k += 1
-            _ = try readRecords(URL(fileURLWithPath: try self.file(names[k % 3], input)))
+            let url = URL(fileURLWithPath: try self.file(names[k % 3], input))
+            _ = try? readRegionRecords(url)
+            _ = try readRecords(url)
         }
         XCTAssertGreaterThan(r.accepted, 0)
     }

@@ -9,12 +9,18 @@ final class ConfigTests: XCTestCase {
     func testEveryPresetDecodesAndRoundTrips() throws {
         let names = try FileManager.default.contentsOfDirectory(atPath: presetDirectory)
             .filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) }.sorted()
-        XCTAssertEqual(Set(names), ["micro", "tiny", "small", "minicpm-v-2", "minicpm-llama3-v-2_5", "minicpm-v-2_6"])
+        XCTAssertEqual(Set(names), ["micro", "tiny", "tiny-positional", "small", "minicpm-v-2", "minicpm-llama3-v-2_5",
+                                    "minicpm-v-2_6"])
         for name in names {
             let c = try MiniCPMVConfig.preset(name, directory: presetDirectory)
             XCTAssertEqual(try MiniCPMVConfig.decode(json: try c.jsonString()), c, name)
             XCTAssertEqual(try MiniCPMVConfig.decode(json: try c.officialJSON()), c, "\(name) (official layout)")
         }
+        // The chain's model is `tiny` with the position also in the resampler's values.
+        var positional = try MiniCPMVConfig.preset("tiny-positional", directory: presetDirectory)
+        XCTAssertTrue(positional.resampler.positionInValues)
+        positional.resampler.positionInValues = false
+        XCTAssertEqual(positional, try MiniCPMVConfig.preset("tiny", directory: presetDirectory))
         XCTAssertThrowsError(try MiniCPMVConfig.preset("huge", directory: presetDirectory)) {
             XCTAssertTrue("\($0)".contains("tiny"), "the error lists the known presets: \($0)")
         }
