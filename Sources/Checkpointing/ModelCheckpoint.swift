@@ -40,7 +40,7 @@ public func readModelTensors(from file: HDF5File) throws -> [String: NamedArray]
     return out
 }
 
-/// Sets every parameter of `model` from `/model/*` (strict: `WeightLoadError` on
+/// Sets every parameter of `model` from `/model/*` (strict: `CheckpointError` on
 /// missing, unexpected or mis-shaped names).
 public func loadModelParameters(into model: Module, from file: HDF5File) throws {
     try ModelWeights.load(readModelTensors(from: file), into: model, source: file.path)
@@ -55,16 +55,9 @@ public func loadModel<C: Decodable, M: Module>(from file: HDF5File, as type: C.T
     do {
         config = try JSONDecoder().decode(C.self, from: Data(json.utf8))
     } catch {
-        throw CheckpointConfigError(path: file.path, message: "\(error)")
+        throw CheckpointError(file: file.path, message: "/config cannot be decoded: \(error)")
     }
     let model = try build(config)
     try loadModelParameters(into: model, from: file)
     return (model, config)
-}
-
-/// A checkpoint whose `/config` cannot be decoded.
-public struct CheckpointConfigError: Error, CustomStringConvertible {
-    public let path: String
-    public let message: String
-    public var description: String { "checkpoint \(path): /config cannot be decoded: \(message)" }
 }

@@ -3,33 +3,6 @@ import Autograd
 import Core
 import NN
 
-/// A set of weights that does not fit a model, listing every offending name.
-public struct WeightLoadError: Error, CustomStringConvertible {
-    /// Where the weights came from (file or directory), for the message.
-    public let source: String
-    /// Model parameters with no tensor.
-    public let missing: [String]
-    /// Tensors with no model parameter.
-    public let unexpected: [String]
-    /// Names whose shapes differ: (name, model shape, file shape).
-    public let mismatched: [(name: String, expected: [Int], found: [Int])]
-
-    public var description: String {
-        var lines = ["cannot load weights from \(source): \(missing.count) missing, "
-                     + "\(unexpected.count) unexpected, \(mismatched.count) with the wrong shape"]
-        func list(_ title: String, _ names: [String]) {
-            guard !names.isEmpty else { return }
-            lines.append("  \(title):")
-            for n in names.prefix(50) { lines.append("    \(n)") }
-            if names.count > 50 { lines.append("    … and \(names.count - 50) more") }
-        }
-        list("missing (in the model, not in the weights)", missing)
-        list("unexpected (in the weights, not in the model)", unexpected)
-        list("shape mismatch (model vs weights)", mismatched.map { "\($0.name): \($0.expected) vs \($0.found)" })
-        return lines.joined(separator: "\n")
-    }
-}
-
 /// Copies weights between a module's parameters and named arrays, strictly:
 /// a load either sets every parameter or changes nothing and throws.
 public enum ModelWeights {
@@ -38,7 +11,7 @@ public enum ModelWeights {
     /// - allowMissing: path prefixes whose parameters may be absent and keep
     ///   their current values (e.g. `["resampler"]` when a SigLIP + LLM pair
     ///   initialises a MiniCPM-V model).
-    /// - Throws: `WeightLoadError` listing missing, unexpected and
+    /// - Throws: `CheckpointError` listing missing, unexpected and
     ///   shape-mismatched names; nothing is written then.
     public static func load(_ tensors: [String: NamedArray], into module: Module,
                             allowMissing: [String] = [], source: String = "weights") throws {
@@ -56,7 +29,7 @@ public enum ModelWeights {
         }
         let unexpected = tensors.keys.filter { !known.contains($0) }.sorted()
         guard missing.isEmpty, unexpected.isEmpty, mismatched.isEmpty else {
-            throw WeightLoadError(source: source, missing: missing, unexpected: unexpected, mismatched: mismatched)
+            throw CheckpointError.weightsDoNotFit(source, missing: missing, unexpected: unexpected, mismatched: mismatched)
         }
         for (path, p) in params {
             guard let t = tensors[path] else { continue }
@@ -83,7 +56,7 @@ public enum ModelWeights {
             ignored += mapped.ignored
             for (name, t) in mapped.tensors {
                 if all[name] != nil {
-                    throw WeightNameError(source: source, message: "tensor '\(name)' is also given by an earlier source")
+                    throw CheckpointError(file: source, message: "cannot map the weights: tensor '\(name)' is also given by an earlier source")
                 }
                 all[name] = t
             }

@@ -34,8 +34,8 @@ public enum WeightNames {
             for (name, t) in tensors { out["llm." + name] = t }
             return (out, [])
         }
-        throw WeightNameError(source: source, message: "neither a MiniCPM-V, a vision tower nor an LLM checkpoint "
-                              + "(no vpm./resampler./llm., no *\(visionMarker), no model.*)")
+        throw CheckpointError(file: source, message: "cannot map the weights: neither a MiniCPM-V, a vision tower "
+                              + "nor an LLM checkpoint (no vpm./resampler./llm., no *\(visionMarker), no model.*)")
     }
 
     /// The prefix before `embeddings.patch_embedding.weight`, e.g. "" or "vision_model.".
@@ -45,11 +45,4 @@ public enum WeightNames {
             .filter { $0.isEmpty || $0.hasSuffix(".") }
         return hits.min(by: { $0.count < $1.count })
     }
-}
-
-/// A weights source whose names cannot be mapped.
-public struct WeightNameError: Error, CustomStringConvertible {
-    public let source: String
-    public let message: String
-    public var description: String { "cannot map the weights of \(source): \(message)" }
 }

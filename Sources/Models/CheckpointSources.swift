@@ -24,7 +24,7 @@ public struct CheckpointSources {
         for dir in directories {
             let url = URL(fileURLWithPath: dir).appendingPathComponent("config.json")
             guard let data = FileManager.default.contents(atPath: url.path) else {
-                throw ConfigError(file: url.path, "file not found or unreadable")
+                throw ModelError(file: url.path, "file not found or unreadable")
             }
             tokens.merge(try Self.specialTokens(in: dir)) { a, _ in a }
             switch try Self.kind(of: data, file: url.path) {
@@ -36,14 +36,14 @@ public struct CheckpointSources {
         if var full, directories.count == 1 {
             if full.specialTokenIds.isEmpty { full.specialTokenIds = tokens }
             if let q = queryNum, q != full.queryNum {
-                throw ConfigError(file: directories[0], "query_num \(full.queryNum) differs from the requested \(q)")
+                throw ModelError(file: directories[0], "query_num \(full.queryNum) differs from the requested \(q)")
             }
             config = full
             isComplete = true
             return
         }
         guard full == nil, let vision, let llm, directories.count == 2 else {
-            throw ConfigError("expected one MiniCPM-V checkpoint directory, or a vision directory and an LLM directory; got \(directories)")
+            throw ModelError("expected one MiniCPM-V checkpoint directory, or a vision directory and an LLM directory; got \(directories)")
         }
         let version = ["qwen2": "2.6", "llama": "2.5", "minicpm": "2.0"][llm.modelType.rawValue]!
         let q = queryNum ?? (version == "2.5" ? 96 : 64)
@@ -61,7 +61,7 @@ public struct CheckpointSources {
     /// Classifies a config.json by its fields.
     static func kind(of data: Data, file: String) throws -> Kind {
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw ConfigError(file: file, "not a JSON object")
+            throw ModelError(file: file, "not a JSON object")
         }
         let type = object["model_type"] as? String ?? ""
         if object["llm"] != nil || type == "minicpmv" || object["query_num"] != nil { return .miniCPMV }
@@ -69,7 +69,7 @@ public struct CheckpointSources {
         if type.contains("siglip") || type.contains("idefics2") || object["vision_config"] != nil {
             return .vision(nested: object["vision_config"] != nil)
         }
-        throw ConfigError(file: file, "model_type '\(type)' is neither MiniCPM-V, a SigLIP/Idefics2 vision tower nor qwen2/llama/minicpm")
+        throw ModelError(file: file, "model_type '\(type)' is neither MiniCPM-V, a SigLIP/Idefics2 vision tower nor qwen2/llama/minicpm")
     }
 
     private static func visionConfig(_ data: Data, nested: Bool, file: String) throws -> VisionConfig {
@@ -83,7 +83,7 @@ public struct CheckpointSources {
         let path = URL(fileURLWithPath: dir).appendingPathComponent("tokenizer.json").path
         guard let data = FileManager.default.contents(atPath: path) else { return [:] }
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw ConfigError(file: path, "not a JSON object")
+            throw ModelError(file: path, "not a JSON object")
         }
         var out: [String: Int] = [:]
         for entry in object["added_tokens"] as? [[String: Any]] ?? [] {
@@ -104,10 +104,10 @@ extension MiniCPMVConfig {
         let url = isPath ? URL(fileURLWithPath: name)
             : URL(fileURLWithPath: directory).appendingPathComponent(name + ".yaml")
         guard FileManager.default.fileExists(atPath: url.path) else {
-            if isPath { throw ConfigError(file: url.path, "model config file not found") }
+            if isPath { throw ModelError(file: url.path, "model config file not found") }
             let known = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
                 .filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) }.sorted()
-            throw ConfigError(file: url.path, "no model preset named '\(name)' (known: \(known.joined(separator: ", ")))")
+            throw ModelError(file: url.path, "no model preset named '\(name)' (known: \(known.joined(separator: ", ")))")
         }
         if url.pathExtension == "json" { return try load(from: url) }
         return try loadYAML(from: url)
@@ -116,15 +116,15 @@ extension MiniCPMVConfig {
     /// A config written as YAML with the same keys as config.json.
     public static func loadYAML(from url: URL) throws -> MiniCPMVConfig {
         guard let text = try? String(contentsOf: url, encoding: .utf8) else {
-            throw ConfigError(file: url.path, "cannot read the model config")
+            throw ModelError(file: url.path, "cannot read the model config")
         }
         let object: Any?
         do { object = try Yams.load(yaml: text) } catch {
-            throw ConfigError(file: url.path, "invalid YAML: \(error)")
+            throw ModelError(file: url.path, "invalid YAML: \(error)")
         }
         guard let object, JSONSerialization.isValidJSONObject(object),
               let data = try? JSONSerialization.data(withJSONObject: object) else {
-            throw ConfigError(file: url.path, "the model config must be a mapping of keys to values")
+            throw ModelError(file: url.path, "the model config must be a mapping of keys to values")
         }
         return try decode(json: String(decoding: data, as: UTF8.self), file: url.path)
     }

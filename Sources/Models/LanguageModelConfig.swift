@@ -92,7 +92,7 @@ public struct LanguageModelConfig: Codable, Equatable {
         } else {
             let name: String = try c.required("model_type")
             guard let kind = LanguageModelKind(rawValue: name) else {
-                throw ConfigError("model_type '\(name)' is not supported (qwen2, llama or minicpm)")
+                throw ModelError("model_type '\(name)' is not supported (qwen2, llama or minicpm)")
             }
             modelType = kind
         }
@@ -115,7 +115,7 @@ public struct LanguageModelConfig: Codable, Equatable {
         dimModelBase = try c.optional("dim_model_base")
         initializerRange = try c.value("initializer_range", default: 0.02)
         if c.has("rope_scaling"), try !c.decodeNil(forKey: AnyKey("rope_scaling")) {
-            throw ConfigError("rope_scaling is not supported (only plain RoPE)")
+            throw ModelError("rope_scaling is not supported (only plain RoPE)")
         }
         try validate()
     }
@@ -152,17 +152,17 @@ public struct LanguageModelConfig: Codable, Equatable {
 
     public func validate() throws {
         guard vocabSize > 0, hiddenSize > 0, intermediateSize > 0, numHiddenLayers >= 0, headDim > 0 else {
-            throw ConfigError("LLM sizes must be positive")
+            throw ModelError("LLM sizes must be positive")
         }
         guard numAttentionHeads > 0, numKeyValueHeads > 0, numAttentionHeads % numKeyValueHeads == 0 else {
-            throw ConfigError("num_attention_heads \(numAttentionHeads) is not a multiple of num_key_value_heads \(numKeyValueHeads)")
+            throw ModelError("num_attention_heads \(numAttentionHeads) is not a multiple of num_key_value_heads \(numKeyValueHeads)")
         }
-        guard headDim % 2 == 0 else { throw ConfigError("head_dim \(headDim) must be even (rotary embedding)") }
+        guard headDim % 2 == 0 else { throw ModelError("head_dim \(headDim) must be even (rotary embedding)") }
         guard Activation(configName: hiddenAct) != nil else {
-            throw ConfigError("hidden_act '\(hiddenAct)' is not supported")
+            throw ModelError("hidden_act '\(hiddenAct)' is not supported")
         }
         if modelType == .minicpm, let base = dimModelBase, base <= 0 {
-            throw ConfigError("dim_model_base must be positive")
+            throw ModelError("dim_model_base must be positive")
         }
     }
 }

@@ -86,20 +86,20 @@ public struct MiniCPMVConfig: Codable, Equatable {
         try resampler.validate()
         try llm.validate()
         guard resampler.embedDim == llm.hiddenSize else {
-            throw ConfigError("resampler embed_dim \(resampler.embedDim) differs from the LLM hidden_size \(llm.hiddenSize)")
+            throw ModelError("resampler embed_dim \(resampler.embedDim) differs from the LLM hidden_size \(llm.hiddenSize)")
         }
         guard resampler.kvDim == vision.hiddenSize else {
-            throw ConfigError("resampler kv_dim \(resampler.kvDim) differs from the vision hidden_size \(vision.hiddenSize)")
+            throw ModelError("resampler kv_dim \(resampler.kvDim) differs from the vision hidden_size \(vision.hiddenSize)")
         }
         guard resampler.numQueries == queryNum else {
-            throw ConfigError("resampler num_queries \(resampler.numQueries) differs from query_num \(queryNum)")
+            throw ModelError("resampler num_queries \(resampler.numQueries) differs from query_num \(queryNum)")
         }
-        guard visionLayers >= 1 else { throw ConfigError("the vision tower needs at least one layer") }
+        guard visionLayers >= 1 else { throw ModelError("the vision tower needs at least one layer") }
         guard vision.patchSize == sliceConfig.patchSize else {
-            throw ConfigError("slice_config patch_size \(sliceConfig.patchSize) differs from the vision patch_size \(vision.patchSize)")
+            throw ModelError("slice_config patch_size \(sliceConfig.patchSize) differs from the vision patch_size \(vision.patchSize)")
         }
         for (name, id) in specialTokenIds where id < 0 || id >= llm.vocabSize {
-            throw ConfigError("special token \(name) has id \(id) outside the vocabulary of \(llm.vocabSize)")
+            throw ModelError("special token \(name) has id \(id) outside the vocabulary of \(llm.vocabSize)")
         }
     }
 
@@ -132,7 +132,7 @@ public struct MiniCPMVConfig: Codable, Equatable {
         if let s = try? c.decode(String.self, forKey: AnyKey("version")) { return normalizedVersion(s) }
         if let d = try? c.decode(Double.self, forKey: AnyKey("version")) { return normalizedVersion(String(d)) }
         if c.has("scale_emb") { return "2.0" }
-        throw ConfigError("missing field 'version' (2.0, 2.5 or 2.6)")
+        throw ModelError("missing field 'version' (2.0, 2.5 or 2.6)")
     }
 
     static func normalizedVersion(_ s: String) -> String {
@@ -145,7 +145,7 @@ public struct MiniCPMVConfig: Codable, Equatable {
     private static func officialLanguageModelKind(_ c: KeyedDecodingContainer<AnyKey>, version: String) throws -> LanguageModelKind {
         if let name: String = try c.optional("llm_model_type") {
             guard let kind = LanguageModelKind(rawValue: name) else {
-                throw ConfigError("llm_model_type '\(name)' is not supported (qwen2, llama or minicpm)")
+                throw ModelError("llm_model_type '\(name)' is not supported (qwen2, llama or minicpm)")
             }
             return kind
         }
@@ -154,7 +154,7 @@ public struct MiniCPMVConfig: Codable, Equatable {
         case "2.6": return .qwen2
         case "2.5": return .llama
         case "2.0": return .minicpm
-        default: throw ConfigError("cannot tell the LLM family of MiniCPM-V version \(version); add llm_model_type")
+        default: throw ModelError("cannot tell the LLM family of MiniCPM-V version \(version); add llm_model_type")
         }
     }
 
@@ -166,7 +166,7 @@ public struct MiniCPMVConfig: Codable, Equatable {
             v.imageSize = 384
             return v
         }
-        throw ConfigError("missing field 'vision_config'")
+        throw ModelError("missing field 'vision_config'")
     }
 
     // MARK: - Encoding

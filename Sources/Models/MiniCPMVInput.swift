@@ -43,10 +43,10 @@ public struct MiniCPMVInput {
 
     public var imageCount: Int { imageBounds.count }
 
-    /// Checks the batch against a model config; throws `ModelInputError` naming the problem.
+    /// Checks the batch against a model config; throws `ModelError` naming the problem.
     public func validate(for config: MiniCPMVConfig) throws {
         let n = batch * seqLen
-        func fail(_ s: String) -> ModelInputError { ModelInputError(s) }
+        func fail(_ s: String) -> ModelError { ModelError.input(s) }
         guard batch > 0, seqLen > 0 else { throw fail("empty batch (\(batch) × \(seqLen))") }
         guard inputIds.count == n, labels.count == n, positionIds.count == n else {
             throw fail("ids/labels/positions have \(inputIds.count)/\(labels.count)/\(positionIds.count) entries for \(batch)×\(seqLen)")
@@ -62,43 +62,36 @@ public struct MiniCPMVInput {
 
     private func validateImages(_ config: MiniCPMVConfig) throws {
         guard imageBounds.count == tgtSizes.count else {
-            throw ModelInputError("\(imageBounds.count) image bounds for \(tgtSizes.count) slices")
+            throw ModelError.input("\(imageBounds.count) image bounds for \(tgtSizes.count) slices")
         }
         guard let pixels = pixelValues else {
-            if !imageBounds.isEmpty { throw ModelInputError("image bounds given without pixel values") }
+            if !imageBounds.isEmpty { throw ModelError.input("image bounds given without pixel values") }
             return
         }
         let p = config.vision.patchSize
         guard pixels.rank == 4, pixels.shape[0] == tgtSizes.count, pixels.shape[1] == config.vision.numChannels,
               pixels.shape[2] == p, pixels.shape[3] % p == 0 else {
-            throw ModelInputError("pixel values \(pixels.shape) do not match \(tgtSizes.count) slices of [\(config.vision.numChannels), \(p), L·\(p)]")
+            throw ModelError.input("pixel values \(pixels.shape) do not match \(tgtSizes.count) slices of [\(config.vision.numChannels), \(p), L·\(p)]")
         }
         let maxL = pixels.shape[3] / p
         var covered = [Bool](repeating: false, count: batch * seqLen)
         for (i, (b, s)) in zip(imageBounds, tgtSizes).enumerated() {
             guard s.h > 0, s.w > 0, s.h * s.w <= maxL else {
-                throw ModelInputError("slice \(i): size \(s.h)×\(s.w) does not fit a strip of \(maxL) patches")
+                throw ModelError.input("slice \(i): size \(s.h)×\(s.w) does not fit a strip of \(maxL) patches")
             }
             guard b.count == config.queryNum else {
-                throw ModelInputError("slice \(i): image bound \(b) spans \(b.count) tokens, expected query_num \(config.queryNum)")
+                throw ModelError.input("slice \(i): image bound \(b) spans \(b.count) tokens, expected query_num \(config.queryNum)")
             }
             guard b.lowerBound >= 0, b.upperBound <= batch * seqLen else {
-                throw ModelInputError("slice \(i): image bound \(b) outside \(batch * seqLen) tokens")
+                throw ModelError.input("slice \(i): image bound \(b) outside \(batch * seqLen) tokens")
             }
             guard b.lowerBound / seqLen == (b.upperBound - 1) / seqLen else {
-                throw ModelInputError("slice \(i): image bound \(b) crosses a row boundary")
+                throw ModelError.input("slice \(i): image bound \(b) crosses a row boundary")
             }
             for t in b {
-                if covered[t] { throw ModelInputError("slice \(i): image bound \(b) overlaps another") }
+                if covered[t] { throw ModelError.input("slice \(i): image bound \(b) overlaps another") }
                 covered[t] = true
             }
         }
     }
-}
-
-/// A batch that does not fit the model (shapes, ids, image bounds).
-public struct ModelInputError: Error, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { "invalid model input: \(message)" }
 }

@@ -70,16 +70,16 @@ public struct VisionConfig: Codable, Equatable {
 
     public func validate() throws {
         guard hiddenSize > 0, numAttentionHeads > 0, hiddenSize % numAttentionHeads == 0 else {
-            throw ConfigError("vision hidden_size \(hiddenSize) does not split into \(numAttentionHeads) heads")
+            throw ModelError("vision hidden_size \(hiddenSize) does not split into \(numAttentionHeads) heads")
         }
         guard patchSize > 0, imageSize >= patchSize else {
-            throw ConfigError("vision image_size \(imageSize) is smaller than patch_size \(patchSize)")
+            throw ModelError("vision image_size \(imageSize) is smaller than patch_size \(patchSize)")
         }
         guard numHiddenLayers >= 0, intermediateSize > 0 else {
-            throw ConfigError("vision sizes must be positive")
+            throw ModelError("vision sizes must be positive")
         }
         guard Activation(configName: hiddenAct) != nil else {
-            throw ConfigError("vision hidden_act '\(hiddenAct)' is not supported")
+            throw ModelError("vision hidden_act '\(hiddenAct)' is not supported")
         }
     }
 }
@@ -139,12 +139,12 @@ public struct ResamplerConfig: Codable, Equatable {
     }
 
     public func validate() throws {
-        guard numQueries > 0, embedDim > 0, kvDim > 0 else { throw ConfigError("resampler sizes must be positive") }
+        guard numQueries > 0, embedDim > 0, kvDim > 0 else { throw ModelError("resampler sizes must be positive") }
         guard numHeads > 0, embedDim % numHeads == 0 else {
-            throw ConfigError("resampler embed_dim \(embedDim) does not split into \(numHeads) heads")
+            throw ModelError("resampler embed_dim \(embedDim) does not split into \(numHeads) heads")
         }
         guard embedDim % 4 == 0 else {
-            throw ConfigError("resampler embed_dim \(embedDim) must be a multiple of 4 (2-D sin-cos)")
+            throw ModelError("resampler embed_dim \(embedDim) must be a multiple of 4 (2-D sin-cos)")
         }
     }
 }

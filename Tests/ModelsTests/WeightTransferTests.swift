@@ -30,7 +30,7 @@ final class WeightTransferTests: XCTestCase {
         tensors["vpm.head.probe"] = NamedArray(shape: [1], values: [0])
         let before = model.llm.model.embedTokens.weight.value.scalars
         XCTAssertThrowsError(try ModelWeights.load(tensors, into: model, source: "test")) { error in
-            guard let e = error as? WeightLoadError else { return XCTFail("\(error)") }
+            guard let e = error as? CheckpointError else { return XCTFail("\(error)") }
             XCTAssertEqual(e.missing, ["llm.model.norm.weight"])
             XCTAssertEqual(e.unexpected, ["vpm.head.probe"])
             XCTAssertEqual(e.mismatched.map(\.name), ["resampler.query"])
@@ -121,7 +121,7 @@ final class WeightTransferTests: XCTestCase {
         file.close()
         let reader = try HDF5File(readingAt: path)
         XCTAssertThrowsError(try loadModel(from: reader, as: MiniCPMVConfig.self) { MiniCPMV(config: $0) }) { error in
-            let e = error as? WeightLoadError
+            let e = error as? CheckpointError
             XCTAssertEqual(e?.unexpected.count, 12, "layer 1 of the LLM: 7 projections, 3 biases, 2 norms … \(error)")
             XCTAssertTrue(e?.unexpected.allSatisfy { $0.hasPrefix("llm.model.layers.1.") } ?? false)
         }

@@ -48,7 +48,7 @@ public struct SliceConfig: Equatable, Codable {
     /// Checks the values a user supplied (recipe or command line); slicing assumes them.
     public func validate() throws {
         func check(_ ok: Bool, _ field: String, _ value: Int, _ rule: String) throws {
-            if !ok { throw SliceConfigError(field: field, value: value, rule: rule) }
+            if !ok { throw DataError.invalidConfiguration(reason: "slice setting \(field) = \(value): \(rule)") }
         }
         try check(maxSliceNums >= 1, "max_slice_nums", maxSliceNums, "must be at least 1")
         try check(patchSize >= 1, "patch_size", patchSize, "must be at least 1")
@@ -56,15 +56,6 @@ public struct SliceConfig: Equatable, Codable {
                   "must be at least the patch size (\(patchSize))")
         try check(scaleResolution <= 1 << 15, "scale_resolution", scaleResolution, "must be at most 32768")
     }
-}
-
-/// A slicing parameter out of range.
-public struct SliceConfigError: Error, Equatable, CustomStringConvertible, LocalizedError {
-    public var field: String
-    public var value: Int
-    public var rule: String
-    public var description: String { "invalid slice setting \(field) = \(value): \(rule)" }
-    public var errorDescription: String? { description }
 }
 
 /// A width × height in pixels.

@@ -87,21 +87,6 @@ public struct DPOOutput {
     public let metrics: [String: Double]
 }
 
-public enum DPOError: Error, CustomStringConvertible {
-    case batchMismatch(String)
-    case invalidConfig(String)
-    case missingSFTInputs
-
-    public var description: String {
-        switch self {
-        case .batchMismatch(let what): return "DPO loss: batch sizes disagree: \(what)"
-        case .invalidConfig(let what): return "DPO loss: invalid configuration: \(what)"
-        case .missingSFTInputs:
-            return "DPO loss: sftWeight > 0 needs chosenNLLSum and a positive chosenTokenCount"
-        }
-    }
-}
-
 /// The DPO loss of `config.kind` and TRL's metrics for one batch.
 public func dpoLoss(_ inputs: DPOInputs, config: DPOConfig) throws -> DPOOutput {
     try validate(inputs, config)
@@ -188,20 +173,20 @@ private func validate(_ inputs: DPOInputs, _ config: DPOConfig) throws {
         ("chosenLengths", inputs.chosenLengths.count),
         ("rejectedLengths", inputs.rejectedLengths.count),
     ]
-    if b == 0 { throw DPOError.batchMismatch("empty batch") }
+    if b == 0 { throw UsageError("DPO loss", "batch sizes disagree: empty batch") }
     if inputs.policyChosen.rank > 1 || inputs.policyRejected.rank > 1 {
-        throw DPOError.batchMismatch("policy log-probs must be [B], got \(inputs.policyChosen.shape) and \(inputs.policyRejected.shape)")
+        throw UsageError("DPO loss", "batch sizes disagree: policy log-probs must be [B], got \(inputs.policyChosen.shape) and \(inputs.policyRejected.shape)")
     }
     for (name, n) in sizes where n != b {
-        throw DPOError.batchMismatch("policyChosen has \(b) examples, \(name) has \(n)")
+        throw UsageError("DPO loss", "batch sizes disagree: policyChosen has \(b) examples, \(name) has \(n)")
     }
     guard config.beta > 0, config.beta.isFinite else {
-        throw DPOError.invalidConfig("beta must be positive, got \(config.beta)")
+        throw UsageError("DPO loss", "invalid configuration: beta must be positive, got \(config.beta)")
     }
     guard config.labelSmoothing >= 0, config.labelSmoothing < 0.5 else {
-        throw DPOError.invalidConfig("label smoothing must be in [0, 0.5), got \(config.labelSmoothing)")
+        throw UsageError("DPO loss", "invalid configuration: label smoothing must be in [0, 0.5), got \(config.labelSmoothing)")
     }
     if config.sftWeight > 0 && (inputs.chosenNLLSum == nil || inputs.chosenTokenCount <= 0) {
-        throw DPOError.missingSFTInputs
+        throw UsageError("DPO loss", "sftWeight > 0 needs chosenNLLSum and a positive chosenTokenCount")
     }
 }

@@ -73,20 +73,6 @@ public struct PairingReport: Equatable {
     }
 }
 
-public enum PreferencePairsError: Error, CustomStringConvertible {
-    case invalidScore(prompt: Int, response: Int, score: Double)
-    case invalidLength(prompt: Int, response: Int, tokens: Int)
-    case invalidConfig(String)
-
-    public var description: String {
-        switch self {
-        case let .invalidScore(p, r, s): return "preference pairs: prompt \(p), response \(r): score \(s) is not finite"
-        case let .invalidLength(p, r, t): return "preference pairs: prompt \(p), response \(r): token count \(t) is negative"
-        case .invalidConfig(let what): return "preference pairs: \(what)"
-        }
-    }
-}
-
 /// Pairs for every prompt group, in prompt order, and a tally of what was skipped.
 public func buildPreferencePairs(_ groups: [[ScoredResponse]], config: PairingConfig = PairingConfig()) throws
     -> (pairs: [PreferencePair], report: PairingReport) {
@@ -146,22 +132,22 @@ private func select(_ ranked: [PreferencePair], limit: Int) -> [PreferencePair] 
 
 private func check(_ config: PairingConfig) throws {
     if !(config.minScoreGap > 0) || !config.minScoreGap.isFinite {
-        throw PreferencePairsError.invalidConfig("minScoreGap must be positive, got \(config.minScoreGap)")
+        throw UsageError("preference pairs", "minScoreGap must be positive, got \(config.minScoreGap)")
     }
     if config.maxPairsPerPrompt < 0 {
-        throw PreferencePairsError.invalidConfig("maxPairsPerPrompt must be ≥ 0, got \(config.maxPairsPerPrompt)")
+        throw UsageError("preference pairs", "maxPairsPerPrompt must be ≥ 0, got \(config.maxPairsPerPrompt)")
     }
     if let r = config.maxLengthRatio, !(r >= 1) {
-        throw PreferencePairsError.invalidConfig("maxLengthRatio must be ≥ 1, got \(r)")
+        throw UsageError("preference pairs", "maxLengthRatio must be ≥ 1, got \(r)")
     }
     if let g = config.maxLengthGap, g < 0 {
-        throw PreferencePairsError.invalidConfig("maxLengthGap must be ≥ 0, got \(g)")
+        throw UsageError("preference pairs", "maxLengthGap must be ≥ 0, got \(g)")
     }
 }
 
 private func check(_ responses: [ScoredResponse], prompt: Int) throws {
     for (i, r) in responses.enumerated() {
-        if !r.score.isFinite { throw PreferencePairsError.invalidScore(prompt: prompt, response: i, score: r.score) }
-        if r.tokenCount < 0 { throw PreferencePairsError.invalidLength(prompt: prompt, response: i, tokens: r.tokenCount) }
+        if !r.score.isFinite { throw UsageError("preference pairs", "prompt \(prompt), response \(i): score \(r.score) is not finite") }
+        if r.tokenCount < 0 { throw UsageError("preference pairs", "prompt \(prompt), response \(i): token count \(r.tokenCount) is negative") }
     }
 }

@@ -59,8 +59,8 @@ public enum TrainingBenchmark {
     ///   recorded (`GEMMProfile`) and log the table of shapes, slowest first.
     public static func run(preset name: String, threads: Int, steps: Int, warmup: Int = 2, seqLen: Int? = nil,
                            gemmProfile: Bool = false, log: (String) -> Void) throws -> BenchmarkResult {
-        guard threads >= 1 else { throw BenchmarkError("threads must be at least 1, got \(threads)") }
-        guard steps >= 1, warmup >= 0 else { throw BenchmarkError("need at least one timed step (steps \(steps), warm-up \(warmup))") }
+        guard threads >= 1 else { throw UsageError("benchmark", "threads must be at least 1, got \(threads)") }
+        guard steps >= 1, warmup >= 0 else { throw UsageError("benchmark", "need at least one timed step (steps \(steps), warm-up \(warmup))") }
         let preset = try BenchmarkPreset.named(name, seqLen: seqLen)
         Threads.set(threads)
         var rng = RNG(seed: 0).derived("bench")

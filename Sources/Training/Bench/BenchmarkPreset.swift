@@ -34,12 +34,12 @@ public struct BenchmarkPreset {
         case "tiny": preset = tiny
         case "small": preset = small
         default:
-            throw BenchmarkError("no benchmark preset named '\(name)' (known: \(names.joined(separator: ", ")))")
+            throw UsageError("benchmark", "no benchmark preset named '\(name)' (known: \(names.joined(separator: ", ")))")
         }
         guard let seqLen else { return preset }
         let minimum = preset.samplesPerRow * (imageOffset + preset.config.queryNum + 1)
         guard seqLen >= minimum, seqLen % preset.samplesPerRow == 0 else {
-            throw BenchmarkError("sequence length \(seqLen) must be a multiple of \(preset.samplesPerRow) and at least \(minimum) (\(preset.samplesPerRow) samples of \(preset.config.queryNum) image tokens)")
+            throw UsageError("benchmark", "sequence length \(seqLen) must be a multiple of \(preset.samplesPerRow) and at least \(minimum) (\(preset.samplesPerRow) samples of \(preset.config.queryNum) image tokens)")
         }
         return BenchmarkPreset(name: preset.name, config: preset.config, rows: preset.rows, seqLen: seqLen,
                                samplesPerRow: preset.samplesPerRow)
@@ -152,8 +152,4 @@ public struct BenchmarkPreset {
 }
 
 /// A benchmark that cannot run as asked (unknown preset, bad sizes).
-public struct BenchmarkError: Error, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { "benchmark error: \(message)" }
-}
+

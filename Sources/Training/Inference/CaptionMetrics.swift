@@ -26,21 +26,6 @@ public struct CaptionScores: Equatable {
     public var bleu4: Double { bleu[3] }
 }
 
-public enum CaptionMetricsError: Error, CustomStringConvertible {
-    case countMismatch(candidates: Int, referenceSets: Int)
-    case noReferences(image: Int)
-    case empty
-
-    public var description: String {
-        switch self {
-        case let .countMismatch(c, r):
-            return "caption metrics: \(c) candidate captions but \(r) reference sets (one set per candidate)"
-        case let .noReferences(i): return "caption metrics: image \(i) has no reference captions"
-        case .empty: return "caption metrics: no captions to score"
-        }
-    }
-}
-
 /// Scores one candidate caption per image against that image's references.
 public func evaluateCaptions(candidates: [String], references: [[String]]) throws -> CaptionScores {
     let cands = candidates.map(ptbTokenize)
@@ -276,8 +261,8 @@ private func similarity(_ c: TFIDF, _ r: TFIDF, n: Int, sigma: Double) -> [Doubl
 
 private func checkCorpus(_ candidates: Int, _ references: [[[String]]]) throws {
     if candidates != references.count {
-        throw CaptionMetricsError.countMismatch(candidates: candidates, referenceSets: references.count)
+        throw UsageError("caption metrics", "\(candidates) candidate captions but \(references.count) reference sets (one set per candidate)")
     }
-    if candidates == 0 { throw CaptionMetricsError.empty }
-    if let i = references.firstIndex(where: \.isEmpty) { throw CaptionMetricsError.noReferences(image: i) }
+    if candidates == 0 { throw UsageError("caption metrics", "no captions to score") }
+    if let i = references.firstIndex(where: \.isEmpty) { throw UsageError("caption metrics", "image \(i) has no reference captions") }
 }

@@ -27,24 +27,6 @@ public struct SamplingConfig: Equatable, Codable {
     public var isGreedy: Bool { temperature <= 0 }
 }
 
-public enum SamplingError: Error, CustomStringConvertible {
-    case emptyLogits
-    case nonFiniteLogit(index: Int, value: Float)
-    case allMasked
-    case invalidConfig(String)
-    case rowOutOfRange(row: Int, rows: Int)
-
-    public var description: String {
-        switch self {
-        case .emptyLogits: return "sampling: empty logits row"
-        case let .nonFiniteLogit(i, v): return "sampling: logit \(i) is \(v) (only −inf may mask a token)"
-        case .allMasked: return "sampling: every logit is −inf, no token can be chosen"
-        case .invalidConfig(let what): return "sampling: \(what)"
-        case let .rowOutOfRange(r, n): return "sampling: row \(r) requested from logits with \(n) rows"
-        }
-    }
-}
-
 /// The index of the largest logit (lowest index among ties).
 public func greedyToken(_ logits: [Float]) throws -> Int {
     try checkLogits(logits)
@@ -96,26 +78,26 @@ public func sampleToken(_ logits: [Float], config: SamplingConfig, rng: inout RN
 /// Picks the next token from row `row` (default: the last) of logits [V] or [N, V].
 public func sampleToken(_ logits: Tensor, row: Int? = nil, config: SamplingConfig, rng: inout RNG) throws -> Int {
     let v = logits.shape.last ?? 0
-    guard v > 0 else { throw SamplingError.emptyLogits }
+    guard v > 0 else { throw UsageError("sampling", "empty logits row") }
     let rows = logits.count / v
     let r = row ?? rows - 1
-    guard r >= 0 && r < rows else { throw SamplingError.rowOutOfRange(row: r, rows: rows) }
+    guard r >= 0 && r < rows else { throw UsageError("sampling", "row \(r) requested from logits with \(rows) rows") }
     let values = Array(UnsafeBufferPointer(start: logits.pointer + r * v, count: v))
     return try sampleToken(values, config: config, rng: &rng)
 }
 
 private func checkLogits(_ logits: [Float]) throws {
-    if logits.isEmpty { throw SamplingError.emptyLogits }
+    if logits.isEmpty { throw UsageError("sampling", "empty logits row") }
     for (i, x) in logits.enumerated() where x.isNaN || x == .infinity {
-        throw SamplingError.nonFiniteLogit(index: i, value: x)
+        throw UsageError("sampling", "logit \(i) is \(x) (only −inf may mask a token)")
     }
-    if logits.allSatisfy({ $0 == -.infinity }) { throw SamplingError.allMasked }
+    if logits.allSatisfy({ $0 == -.infinity }) { throw UsageError("sampling", "every logit is −inf, no token can be chosen") }
 }
 
 private func checkConfig(_ c: SamplingConfig) throws {
     if c.temperature.isNaN || c.temperature == .infinity {
-        throw SamplingError.invalidConfig("temperature must be finite, got \(c.temperature)")
+        throw UsageError("sampling", "temperature must be finite, got \(c.temperature)")
     }
-    if c.topK < 0 { throw SamplingError.invalidConfig("top-k must be ≥ 0 (0 = off), got \(c.topK)") }
-    if !(c.topP > 0) { throw SamplingError.invalidConfig("top-p must be in (0, 1], got \(c.topP)") }
+    if c.topK < 0 { throw UsageError("sampling", "top-k must be ≥ 0 (0 = off), got \(c.topK)") }
+    if !(c.topP > 0) { throw UsageError("sampling", "top-p must be in (0, 1], got \(c.topP)") }
 }

@@ -54,13 +54,6 @@ public struct CheckpointDirectory {
     }
 }
 
-public struct CheckpointError: Error, CustomStringConvertible {
-    public let file: String
-    public let message: String
-    public init(file: String, message: String) { self.file = file; self.message = message }
-    public var description: String { "\(file): \(message)" }
-}
-
 /// The run state besides weights and optimizer moments, stored as JSON in
 /// `/state/json` and mirrored in plain datasets for h5py readers.
 public struct RunState: Codable, Equatable {

@@ -1,3 +1,4 @@
+import Checkpointing
 import Foundation
 
 /// A run's ownership of its checkpoint folder. While a run trains it holds an

@@ -1,18 +1,27 @@
 import Foundation
 
-/// A configuration that cannot be used, naming the file (when known) and the problem.
-public struct ConfigError: Error, CustomStringConvertible {
+/// What the model layer throws: a configuration that cannot be used (naming the file
+/// when known), or a batch that does not fit the model (shapes, ids, image bounds).
+public struct ModelError: Error, CustomStringConvertible {
+    public enum Kind { case config, input }
+    public let kind: Kind
     public let file: String?
     public let message: String
 
-    public init(file: String? = nil, _ message: String) {
+    public init(file: String? = nil, _ message: String, kind: Kind = .config) {
+        self.kind = kind
         self.file = file
         self.message = message
     }
 
+    /// A batch that does not fit the model.
+    public static func input(_ message: String) -> ModelError { ModelError(message, kind: .input) }
+
     public var description: String {
-        if let file { return "config error in \(file): \(message)" }
-        return "config error: \(message)"
+        switch kind {
+        case .input: return "invalid model input: \(message)"
+        case .config: return file.map { "config error in \($0): \(message)" } ?? "config error: \(message)"
+        }
     }
 }
 
@@ -39,21 +48,21 @@ extension DecodingError {
     }
 }
 
-/// Decodes `T` from JSON data, turning decoding failures into `ConfigError`s.
+/// Decodes `T` from JSON data, turning decoding failures into `ModelError`s.
 func decodeConfig<T: Decodable>(_ type: T.Type, from data: Data, file: String?) throws -> T {
     do {
         return try JSONDecoder().decode(T.self, from: data)
     } catch let error as DecodingError {
-        throw ConfigError(file: file, error.readable)
-    } catch let error as ConfigError {
-        throw ConfigError(file: file, error.message)
+        throw ModelError(file: file, error.readable)
+    } catch let error as ModelError {
+        throw ModelError(file: file, error.message)
     }
 }
 
 /// Reads and decodes a JSON config file.
 func loadConfig<T: Decodable>(_ type: T.Type, at url: URL) throws -> T {
     guard let data = FileManager.default.contents(atPath: url.path) else {
-        throw ConfigError(file: url.path, "file not found or unreadable")
+        throw ModelError(file: url.path, "file not found or unreadable")
     }
     return try decodeConfig(T.self, from: data, file: url.path)
 }
