@@ -63,6 +63,18 @@ enum E2E {
         return o
     }
 
+    /// Asserts that two checkpoints hold bit-identical weights and optimizer moments.
+    static func assertSameTrainState(_ a: String, _ b: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        for group in ["model", "optimizer"] {
+            let ta = try tensors(a, group: group), tb = try tensors(b, group: group)
+            XCTAssertFalse(ta.isEmpty, file: file, line: line)
+            XCTAssertEqual(Set(ta.keys), Set(tb.keys), group, file: file, line: line)
+            for (k, v) in ta {
+                XCTAssertEqual(v.map(\.bitPattern), tb[k]?.map(\.bitPattern), "\(k) differs after resume", file: file, line: line)
+            }
+        }
+    }
+
     /// Every dataset under a group of a checkpoint, by name.
     static func tensors(_ path: String, group: String) throws -> [String: [Float]] {
         let f = try HDF5File(readingAt: path)
