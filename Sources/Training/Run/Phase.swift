@@ -31,7 +31,7 @@ final class Phase {
         case .preference:
             objective = try DPOObjective(config: recipe.dpo, data: data, model: model, resume: resume, log: log)
         case .regions:
-            objective = try RegionObjective(data: data, files: (spec.data.train, spec.data.eval ?? []), model: model,
+            objective = try RegionObjective(files: (spec.data.train, spec.data.eval ?? []), model: model,
                                             seed: recipe.seed, resume: resume, log: log)
         default:
             objective = LanguageModelObjective()

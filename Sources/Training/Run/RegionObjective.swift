@@ -26,7 +26,7 @@ final class RegionObjective: Objective {
     private(set) var heldOutMetrics: [String: Double] = [:]
 
     /// `resume`: the checkpoint this phase continues from (mid-phase), which holds the heads.
-    init(data: PhaseData, files: (train: [String], eval: [String]), model: MiniCPMV, seed: UInt64, resume: String?,
+    init(files: (train: [String], eval: [String]), model: MiniCPMV, seed: UInt64, resume: String?,
          log: @escaping (String) -> Void) throws {
         self.log = log
         var byID: [String: RegionRecord] = [:]
