@@ -2,11 +2,20 @@ import Autograd
 import Core
 
 /// y = x Wᵀ + b. weight [out, in], bias [out].
+///
+/// With a low-rank adapter attached (LoRA.swift), y = x Wᵀ + b + (α/r)·B(A(dropout(x))):
+/// `lora_A` [r, in] and `lora_B` [out, r] sit beside the weight, under the names PEFT gives them.
 public final class Linear: Module {
     public let weight: Parameter
     public let bias: Parameter?
     public let inFeatures: Int
     public let outFeatures: Int
+    @Key("lora_A") public internal(set) var loraA: Linear? = nil
+    @Key("lora_B") public internal(set) var loraB: Linear? = nil
+    /// α / r of the adapter.
+    public internal(set) var loraScaling: Float = 0
+    /// Dropout on the adapter's input while a training step draws masks (`LoRADropout`).
+    var loraDropout: (p: Float, stream: LoRADropout)? = nil
 
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true,
                 weightInit: Initializer = .normal(std: 0.02), biasInit: Initializer = .zeros) {
@@ -18,7 +27,11 @@ public final class Linear: Module {
 
     /// x [..., in] → [..., out]
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        linear(x, weight.value, bias?.value)
+        let y = linear(x, weight.value, bias?.value)
+        guard let loraA, let loraB else { return y }
+        var input = x
+        if let (p, stream) = loraDropout, var rng = stream.nextMask() { input = dropout(x, p: p, rng: &rng) }
+        return y + loraB(loraA(input) * loraScaling)
     }
 }
 

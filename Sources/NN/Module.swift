@@ -41,6 +41,15 @@ open class Module {
 
     public func parameters() -> [Parameter] { namedParameters().map(\.parameter) }
 
+    /// This module (path "") and every sub-module below it with its dotted path, depth first.
+    public func namedModules() -> [(path: String, module: Module)] {
+        var out: [(path: String, module: Module)] = [("", self)]
+        for (key, child) in childModules() {
+            out += child.namedModules().map { ($0.path.isEmpty ? key : key + "." + $0.path, $0.module) }
+        }
+        return out
+    }
+
     /// The parameter at a dotted path, nil when there is none.
     public func parameter(at path: String) -> Parameter? {
         namedParameters().first { $0.path == path }?.parameter

@@ -90,10 +90,16 @@ final class RunInputTests: XCTestCase {
     }
 }
 
-final class MissingMomentsTests: XCTestCase {
-    func testNamesTrainedParametersWithoutMoments() {
-        let missing = TrainingRun.missingMoments(parameters: ["vpm.a", "resampler.b", "llm.c", "llm.d", "llmx.e"],
-                                                 trainedModules: ["resampler", "llm"], present: ["resampler.b", "llm.c"])
-        XCTAssertEqual(missing, ["llm.d"])
+final class TrainedParametersTests: XCTestCase {
+    func testWholeModulesAdaptersAndFullPaths() {
+        let paths = ["vpm.a", "resampler.b", "llm.c", "llmx.e", "llm.model.layers.0.self_attn.q_proj.lora_A.weight",
+                     "llm.model.embed_tokens.weight", "llm.model.layers.0.self_attn.q_proj.weight"]
+        XCTAssertEqual(paths.filter { LoRARun.trains($0, modules: ["resampler", "llm"], lora: nil) },
+                       ["resampler.b", "llm.c", "llm.model.layers.0.self_attn.q_proj.lora_A.weight",
+                        "llm.model.embed_tokens.weight", "llm.model.layers.0.self_attn.q_proj.weight"])
+        let lora = Recipe.LoRASpec(rank: 4, alpha: 8, dropout: 0, targets: Recipe.LoRASpec.attentionTargets,
+                                   full: ["resampler", "llm.model.embed_tokens"])
+        XCTAssertEqual(paths.filter { LoRARun.trains($0, modules: [], lora: lora) },
+                       ["resampler.b", "llm.model.layers.0.self_attn.q_proj.lora_A.weight", "llm.model.embed_tokens.weight"])
     }
 }

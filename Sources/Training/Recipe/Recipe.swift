@@ -1,6 +1,7 @@
 import Foundation
 import Core
 import Datasets
+import NN
 import Optimizers
 
 /// A training recipe: one row of the paper's stage table, as YAML.
@@ -14,8 +15,13 @@ public struct Recipe: Encodable, Equatable {
     /// A preset name in Recipes/models/, or a path to a model YAML / config.json.
     public var model: String
     public var initialization: Initialization
+    /// `init.adapter`: a PEFT LoRA folder (adapter_config.json + adapter_model.safetensors)
+    /// folded into the initial weights.
+    public var initAdapter: String?
     /// Modules that train: any of `Recipe.modules`; the rest are frozen.
     public var trainable: [String]
+    /// LoRA fine-tuning: adapters on the layers `lora.targets` matches; nil trains whole modules.
+    public var lora: LoRASpec?
     public var phases: [Phase]
     public var optimizer: OptimizerSpec
     public var checkpoint: CheckpointSpec
@@ -35,11 +41,11 @@ public struct Recipe: Encodable, Equatable {
     public static let modules = ["vpm", "resampler", "llm"]
 
     enum CodingKeys: String, CodingKey {
-        case name, model, initialization = "init", trainable = "train", phases, optimizer, checkpoint
+        case name, model, initialization = "init", trainable = "train", lora, phases, optimizer, checkpoint
         case evaluation = "eval", dpo, seed, threads, logEvery = "log_every"
     }
 
-    public enum Initialization: Encodable, Equatable {
+    public enum Initialization: Codable, Equatable {
         case random
         case checkpoint(String)
         case huggingFace([String])
@@ -51,6 +57,37 @@ public struct Recipe: Encodable, Equatable {
             case .checkpoint(let path): try c.encode(["checkpoint": path])
             case .huggingFace(let dirs): try c.encode(["huggingface": dirs])
             }
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let path = try? c.decode([String: String].self)["checkpoint"] { self = .checkpoint(path) }
+            else if let dirs = try? c.decode([String: [String]].self)["huggingface"] { self = .huggingFace(dirs) }
+            else { self = .random }
+        }
+    }
+
+    /// `lora:` — low-rank adapters on the linear layers `targets` matches (a regular
+    /// expression over dotted paths, or `all-linear`: every linear layer of the LLM but
+    /// the output head); the modules (or dotted paths) in `full` train in full beside them.
+    public struct LoRASpec: Encodable, Equatable {
+        public var rank: Int
+        public var alpha: Double
+        public var dropout: Double
+        public var targets: String
+        public var full: [String]
+
+        public init(rank: Int, alpha: Double, dropout: Double, targets: String, full: [String]) {
+            self.rank = rank; self.alpha = alpha; self.dropout = dropout; self.targets = targets; self.full = full
+        }
+
+        /// The official finetune's attention projections of the LLM.
+        public static let attentionTargets = #"llm\..*layers\.\d+\.self_attn\.(q_proj|k_proj|v_proj|o_proj)"#
+        public static let allLinearTargets = #"llm\.model\..*"#
+
+        public var config: LoRAConfig {
+            LoRAConfig(rank: rank, alpha: alpha, dropout: dropout,
+                       targets: targets == "all-linear" ? LoRASpec.allLinearTargets : targets)
         }
     }
 

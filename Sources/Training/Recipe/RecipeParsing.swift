@@ -54,11 +54,17 @@ extension Recipe {
             if let c = try i.string("checkpoint") { initialization = .checkpoint(c) }
             else if let h = try i.strings("huggingface") { initialization = .huggingFace(h) }
             else { initialization = .random }
+            initAdapter = try i.string("adapter")
+            if initAdapter != nil, initialization == .random {
+                throw i.error("adapter", "needs the base model it adapts: `init.checkpoint` or `init.huggingface`")
+            }
             try i.rejectUnread()
         } else {
             initialization = .random
         }
-        trainable = try Recipe.modules(f, "train") ?? Recipe.modules
+        lora = try f.object("lora").map(Recipe.lora)
+        // With adapters, only what `train` or `lora.full` names trains in full.
+        trainable = try Recipe.modules(f, "train") ?? (lora == nil ? Recipe.modules : [])
         let seed = try f.int("seed", default: 1234)
         guard seed >= 0 else { throw f.error("seed", "must be a non-negative integer, got \(seed)") }
         self.seed = UInt64(seed)
@@ -133,6 +139,25 @@ extension Recipe {
             }
             guard !p.data.textOnly else { throw fail("`text_only` does not apply to regions data") }
         }
+    }
+
+    static func lora(_ l: YAMLFields) throws -> LoRASpec {
+        let spec = LoRASpec(rank: try l.int("rank", default: 64),
+                            alpha: try l.double("alpha", default: 64),
+                            dropout: try l.double("dropout", default: 0.05),
+                            targets: try l.string("targets", default: LoRASpec.attentionTargets),
+                            full: try l.strings("full") ?? ["resampler"])
+        guard spec.rank > 0 else { throw l.error("rank", "must be a positive integer, got \(spec.rank)") }
+        guard spec.alpha.isFinite, spec.alpha > 0 else { throw l.error("alpha", "must be a finite number > 0, got \(spec.alpha)") }
+        guard spec.dropout >= 0, spec.dropout < 1 else { throw l.error("dropout", "must lie in [0, 1), got \(spec.dropout)") }
+        guard spec.config.targetPattern != nil else {
+            throw l.error("targets", "is not a regular expression (or `all-linear`): \(spec.targets)")
+        }
+        for m in spec.full where !Recipe.modules.contains(where: { m == $0 || m.hasPrefix($0 + ".") }) {
+            throw l.error("full", "names `\(m)`, which is not a module or a dotted path under vpm, resampler or llm")
+        }
+        try l.rejectUnread()
+        return spec
     }
 
     static func data(_ d: YAMLFields) throws -> DataSpec {

@@ -14,8 +14,17 @@ public enum ModelStore {
     }
 
     /// The model of an open checkpoint (strict: every parameter present, every shape right).
+    /// A LoRA checkpoint gives its base with the adapters folded in.
     public static func model(in file: HDF5File, seed: UInt64 = 0) throws -> MiniCPMV {
-        try loadModel(from: file, as: MiniCPMVConfig.self) { MiniCPMV(config: $0, seed: seed) }.0
+        if LoRARun.holdsAdapters(file) { return try LoRARun.mergedModel(file, seed: seed) }
+        return try loadModel(from: file, as: MiniCPMVConfig.self) { MiniCPMV(config: $0, seed: seed) }.0
+    }
+
+    /// Whether a checkpoint file holds LoRA adapters over a base kept elsewhere.
+    public static func holdsAdapters(_ path: String) throws -> Bool {
+        let file = try open(path)
+        defer { file.close() }
+        return LoRARun.holdsAdapters(file)
     }
 
     /// The model of a checkpoint file.

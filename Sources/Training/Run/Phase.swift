@@ -21,11 +21,15 @@ final class Phase {
 
     /// `savedData`: the data cursor of a checkpoint taken inside this phase;
     /// `resume`: that checkpoint (it also holds the DPO reference log-probs).
+    /// The adapters' dropout masks of a LoRA run (keyed on the step).
+    let loraMasks: LoRADropout?
+
     init(recipe: Recipe, index: Int, schedule: LRSchedule, model: MiniCPMV, savedData: String?, resume: String?,
-         log: @escaping (String) -> Void) throws {
+         loraMasks: LoRADropout?, log: @escaping (String) -> Void) throws {
         spec = recipe.phases[index]
         self.schedule = schedule
-        counts = RunSetup.applyTrainable(spec.trainable, to: model)
+        self.loraMasks = loraMasks
+        counts = RunSetup.applyTrainable(spec.trainable, lora: recipe.lora, to: model)
         data = try PhaseData(recipe: recipe, phase: spec, model: model, log: log, restoring: savedData)
         switch spec.data.format {
         case .preference:
@@ -49,6 +53,8 @@ final class Phase {
               globalStep: Int) throws -> StepResult {
         let batches = try (0..<o.accumulation).map { _ in try data.train.next() }
         let lr = o.lr * schedule.factor(atStep: stepInPhase)
+        loraMasks?.begin(step: globalStep)
+        defer { loraMasks?.end() }
         var result = try objective.step(model: model, batches: batches)
         defer { model.zeroGrad(); objective.parameters.forEach { $0.parameter.zeroGrad() } }
         let grads = trainable.gradients

@@ -22,7 +22,11 @@ extension TrainingRun {
     @discardableResult
     func saveCheckpoint(phase: Phase?) throws -> String {
         let path = try directory.write(step: state.globalStep) { f in
-            try saveModel(model, config: model.config, to: f)
+            if let lora = recipe.lora {
+                try LoRARun.save(model, lora: lora, base: recipe.initialization, keep: trainedInSomePhase, to: f)
+            } else {
+                try saveModel(model, config: model.config, to: f)
+            }
             try f.write("optimizer/step", int64s: [Int64(optimizer.step)], shape: [])
             for (name, m) in optimizer.moments.sorted(by: { $0.key < $1.key }) {
                 try f.write("optimizer/\(name)/m", floats: m.m.scalars, shape: m.m.shape)
@@ -58,7 +62,19 @@ extension TrainingRun {
                                       + diffs.joined(separator: "; "))
             }
         }
-        try loadModelParameters(into: model, from: f)
+        if recipe.lora != nil {
+            guard LoRARun.holdsAdapters(f) else {
+                throw CheckpointError(file: path, message: "cannot resume a LoRA recipe from a checkpoint without adapters")
+            }
+            let base = try LoRARun.base(of: f)
+            guard base == recipe.initialization else {
+                throw CheckpointError(file: path, message: "cannot resume: its adapters were trained on \(base), "
+                                      + "the recipe's `init` is \(recipe.initialization)")
+            }
+            try LoRARun.loadStored(f, into: model, required: trainedInSomePhase)
+        } else {
+            try loadModelParameters(into: model, from: f)
+        }
         var moments: [String: (m: Tensor, v: Tensor)] = [:]
         for (path, p) in model.namedParameters() where f.exists("optimizer/\(path)/m") {
             let (m, ms) = try f.readFloats("optimizer/\(path)/m"), (v, vs) = try f.readFloats("optimizer/\(path)/v")
@@ -82,9 +98,10 @@ extension TrainingRun {
         let savedState = try f.readRunState()
         // Mid-phase, every parameter the phase trains has taken steps: its moments must be there.
         if savedState.stepInPhase > 0, recipe.phases.indices.contains(savedState.phase) {
-            let missing = Self.missingMoments(parameters: model.namedParameters().map(\.0),
-                                              trainedModules: recipe.phases[savedState.phase].trainable,
-                                              present: Set(moments.keys))
+            let trained = recipe.phases[savedState.phase].trainable
+            let missing = model.namedParameters().map(\.path).filter {
+                LoRARun.trains($0, modules: trained, lora: recipe.lora) && moments[$0] == nil
+            }
             if !missing.isEmpty {
                 throw CheckpointError(file: path, message: "cannot resume: the optimizer moments of \(missing.count) "
                                       + "trained parameter(s) are missing: " + missing.prefix(5).joined(separator: ", ")
@@ -105,11 +122,9 @@ extension TrainingRun {
         resumedFrom = path
     }
 
-    /// The parameters of `trainedModules` ("vpm", "resampler", "llm") that have no moments in `present`.
-    public static func missingMoments(parameters: [String], trainedModules: [String], present: Set<String>) -> [String] {
-        parameters.filter { path in
-            trainedModules.contains { path == $0 || path.hasPrefix($0 + ".") } && !present.contains(path)
-        }
+    /// Whether some phase of the recipe trains the parameter at `path` (what a LoRA checkpoint keeps).
+    func trainedInSomePhase(_ path: String) -> Bool {
+        recipe.phases.contains { LoRARun.trains(path, modules: $0.trainable, lora: recipe.lora) }
     }
 }
 

@@ -28,15 +28,18 @@ public enum RunSetup {
             return (MiniCPMV(config: config, seed: recipe.seed), "random (seed \(recipe.seed))")
         case .checkpoint(let path):
             let model = try ModelStore.model(checkpoint: path, seed: recipe.seed)
+            if let adapter = recipe.initAdapter { try PEFTAdapter.fold(adapter, into: model) }
             let wanted = try modelConfig(recipe)
             if wanted != model.config {
                 throw CheckpointError(file: path, message: "holds a different model than the recipe's `model: \(recipe.model)`: "
                                       + configDifferences(model.config, wanted).joined(separator: "; "))
             }
-            return (model, "checkpoint \(path)")
+            return (model, "checkpoint \(path)" + (recipe.initAdapter.map { " with the adapters of \($0) folded in" } ?? ""))
         case .huggingFace(let dirs):
             let model = try ModelStore.model(huggingFace: dirs, seed: recipe.seed).model
-            return (model, "Hugging Face weights from \(dirs.joined(separator: " + "))")
+            if let adapter = recipe.initAdapter { try PEFTAdapter.fold(adapter, into: model) }
+            return (model, "Hugging Face weights from \(dirs.joined(separator: " + "))"
+                    + (recipe.initAdapter.map { " with the adapters of \($0) folded in" } ?? ""))
         }
     }
 
@@ -49,12 +52,16 @@ public enum RunSetup {
         return diffs.isEmpty ? ["(configs differ)"] : Array(diffs.prefix(8))
     }
 
-    /// Freezes every module not in `modules`; returns (trainable, frozen) parameter counts.
+    /// Freezes every parameter outside `modules` (and, with `lora`, outside the adapters
+    /// and `lora.full`); returns (trainable, frozen) parameter counts.
     @discardableResult
-    public static func applyTrainable(_ modules: [String], to model: MiniCPMV) -> (trainable: Int, frozen: Int) {
-        for m in Recipe.modules { _ = model.setTrainable(modules.contains(m), prefix: m) }
+    public static func applyTrainable(_ modules: [String], lora: Recipe.LoRASpec? = nil,
+                                      to model: MiniCPMV) -> (trainable: Int, frozen: Int) {
         var t = 0, f = 0
-        for (_, p) in model.namedParameters() { if p.isTrainable { t += p.value.count } else { f += p.value.count } }
+        for (path, p) in model.namedParameters() {
+            p.isTrainable = LoRARun.trains(path, modules: modules, lora: lora)
+            if p.isTrainable { t += p.value.count } else { f += p.value.count }
+        }
         return (t, f)
     }
 

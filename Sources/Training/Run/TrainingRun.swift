@@ -58,6 +58,9 @@ public final class TrainingRun {
     var metrics: MetricsLog?
     /// The checkpoint this run continues from.
     var resumedFrom: String?
+    /// A LoRA run's adapter dropout masks, and the layers that carry adapters.
+    let loraMasks: LoRADropout?
+    let loraLayers: [String]
 
     public init(recipe: Recipe, options: RunOptions = RunOptions()) throws {
         self.recipe = recipe
@@ -66,14 +69,23 @@ public final class TrainingRun {
         let directory = CheckpointDirectory(path: recipe.checkpoint.dir, keep: recipe.checkpoint.keep)
         self.directory = directory
         let resumePath = try options.resume.map { try TrainingRun.resolveResume($0, directory) }
-        if let resumePath {
+        if let resumePath, recipe.lora == nil {
             let config = try RunSetup.modelConfig(recipe)
             model = MiniCPMV(config: config, seed: recipe.seed)
             initDescription = "resumed from \(resumePath)"
         } else {
+            // A LoRA checkpoint holds what trains; the frozen base comes from `init` again.
             (model, initDescription) = try RunSetup.model(recipe)
         }
-        counts = RunSetup.applyTrainable(recipe.phases[0].trainable, to: model)
+        if let lora = recipe.lora {
+            let masks = lora.dropout > 0 ? LoRADropout(seed: RNG(seed: recipe.seed).derived("lora-dropout")) : nil
+            loraLayers = try LoRARun.attach(lora, to: model, seed: recipe.seed, masks: masks, file: recipe.file)
+            loraMasks = masks
+        } else {
+            loraLayers = []
+            loraMasks = nil
+        }
+        counts = RunSetup.applyTrainable(recipe.phases[0].trainable, lora: recipe.lora, to: model)
         optimizer = AdamW(beta1: Float(recipe.optimizer.beta1), beta2: Float(recipe.optimizer.beta2),
                           eps: Float(recipe.optimizer.eps), weightDecay: Float(recipe.optimizer.weightDecay))
         schedules = try recipe.phases.map { try TrainingRun.schedule($0) }
@@ -82,6 +94,15 @@ public final class TrainingRun {
                                "dropout": RNG(seed: recipe.seed).derived("dropout")],
                          data: "", scheduleStep: 0)
         if let resumePath { try restore(from: resumePath) }
+    }
+
+    /// What a phase trains, in words: "resampler, llm", or with LoRA
+    /// "LoRA rank 16 (α 32) on 16 layers + resampler".
+    func trainsDescription(_ modules: [String]) -> String {
+        guard let lora = recipe.lora else { return modules.joined(separator: ", ") }
+        let alpha = lora.alpha == lora.alpha.rounded() ? String(Int(lora.alpha)) : String(lora.alpha)
+        return (["LoRA rank \(lora.rank) (α \(alpha)) on \(loraLayers.count) layers"] + modules + lora.full)
+            .joined(separator: " + ")
     }
 
     static func resolveResume(_ value: String, _ dir: CheckpointDirectory) throws -> String {
@@ -124,9 +145,9 @@ public final class TrainingRun {
             let resumingPhase = state.stepInPhase > 0
             let phase = try Phase(recipe: recipe, index: state.phase, schedule: schedules[state.phase], model: model,
                                   savedData: resumingPhase ? state.data : nil, resume: resumingPhase ? resumedFrom : nil,
-                                  log: options.log)
+                                  loraMasks: loraMasks, log: options.log)
             options.log("phase \(state.phase + 1)/\(recipe.phases.count) `\(phase.spec.name)`: \(phase.steps) steps, trains "
-                        + "\(phase.spec.trainable.joined(separator: ", ")) (\(formatCount(phase.counts.trainable)) parameters, "
+                        + "\(trainsDescription(phase.spec.trainable)) (\(formatCount(phase.counts.trainable)) parameters, "
                         + "\(formatCount(phase.counts.frozen)) frozen); \(phase.data.description)")
             let progress = ProgressLine(totalSteps: recipe.totalSteps, startStep: state.globalStep)
             while state.stepInPhase < phase.steps {
@@ -205,7 +226,7 @@ public final class TrainingRun {
         log("model: `\(recipe.model)` MiniCPM-V \(c.version) (\(c.llm.modelType.rawValue)), init \(initDescription)")
         log(String(format: "parameters: %@ in all; %@ trainable (%@), %@ frozen in the first phase",
                    formatCount(counts.trainable + counts.frozen), formatCount(counts.trainable),
-                   recipe.phases[0].trainable.joined(separator: ", "), formatCount(counts.frozen)))
+                   trainsDescription(recipe.phases[0].trainable), formatCount(counts.frozen)))
         let o = recipe.optimizer
         log(String(format: "optimizer: AdamW lr %.2e, betas (%.2f, %.3f), weight decay %.2f, clip %@, accumulation %d",
                    o.lr, o.beta1, o.beta2, o.weightDecay, o.clip.map { String(format: "%.2f", $0) } ?? "off", o.accumulation))
