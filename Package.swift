@@ -61,6 +61,7 @@ let package = Package(
         .testTarget(name: "CheckpointingTests", dependencies: ["TestSupport", "Checkpointing", "NN", "Autograd", "Core"],
                     exclude: ["Corpus"], swiftSettings: fast),
         .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "Models", "Datasets", "Optimizers", "Checkpointing", "NN", "Autograd", "Core", "Tokenizers", "SyntheticWorld"], swiftSettings: fast),
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Training", "Models", "Datasets", "Checkpointing", "NN", "Autograd", "Core", "Tokenizers", "SyntheticWorld"], swiftSettings: fast),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "Training", "Models", "Datasets", "Checkpointing", "NN", "Autograd", "Core", "Tokenizers", "SyntheticWorld"],
+                    exclude: ["Fixtures"], swiftSettings: fast),
     ]
 )

@@ -86,6 +86,9 @@ public final class LanguageModel: Module {
     @Key("lm_head") public var lmHead: Linear?
     public let config: LanguageModelConfig
     let rotary: RotaryEmbedding
+    /// Keep only each decoder layer's input for backward and run the layer again
+    /// there (`memory.recompute: layers`); same values and gradients, less memory.
+    public var recomputeLayers = false
 
     public init(config c: LanguageModelConfig) {
         config = c
@@ -126,8 +129,10 @@ public final class LanguageModel: Module {
         guard let last = model.layers.last else {
             return model.norm(h.reshaped([h.shape[0] * h.shape[1], config.hiddenSize]).indexSelect(rows))
         }
-        return model.norm(last(h, keeping: rows, mask: mask, rotary: rotary, positions: positions,
-                               residualScale: config.residualScale))
+        let (rotary, scale) = (self.rotary, config.residualScale)
+        return model.norm(checkpointed(last, h) {
+            last($0, keeping: rows, mask: mask, rotary: rotary, positions: positions, residualScale: scale)
+        })
     }
 
     /// The residual stream after the first `layers` decoder layers (shapes
@@ -141,11 +146,22 @@ public final class LanguageModel: Module {
         precondition(cache == nil || segmentIds == nil, "a KV cache cannot be combined with packing")
         let mask = AttentionMask(causal: true, segmentIds: segmentIds)
         var h = embeddings
+        let (rotary, scale) = (self.rotary, config.residualScale)
         for (i, layer) in model.layers.prefix(layers).enumerated() {
-            h = layer(h, mask: mask, rotary: rotary, positions: positions, residualScale: config.residualScale,
-                      cache: cache?.layers[i])
+            if let cache {
+                h = layer(h, mask: mask, rotary: rotary, positions: positions, residualScale: scale, cache: cache.layers[i])
+            } else {
+                h = checkpointed(layer, h) { layer($0, mask: mask, rotary: rotary, positions: positions,
+                                                   residualScale: scale, cache: nil) }
+            }
         }
         return (h, mask)
+    }
+
+    /// `body(h)`, recomputed in backward when `recomputeLayers` is on.
+    private func checkpointed(_ layer: Module, _ h: Tensor, _ body: @escaping (Tensor) -> Tensor) -> Tensor {
+        guard recomputeLayers, GradMode.isEnabled else { return body(h) }
+        return recomputed([h], parametersNeedGrad: layer.parameters().contains { $0.isTrainable }) { body($0[0]) }
     }
 
     /// hidden [..., D] → logits [..., V] (MiniCPM divides by hidden/dim_model_base first).

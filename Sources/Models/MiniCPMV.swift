@@ -14,6 +14,12 @@ public final class MiniCPMV: Module {
     public let llm: LanguageModel
     public let config: MiniCPMVConfig
 
+    /// Recompute every vision and decoder layer in backward instead of keeping its activations.
+    public var recomputeLayers: Bool {
+        get { llm.recomputeLayers }
+        set { llm.recomputeLayers = newValue; vpm.recomputeLayers = newValue }
+    }
+
     /// A model with parameters drawn from `seed` (each parameter from its own
     /// stream derived from the seed's "init" stream and its path).
     public init(config: MiniCPMVConfig, seed: UInt64 = 0) {

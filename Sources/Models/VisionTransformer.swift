@@ -69,6 +69,8 @@ public final class VisionTransformer: Module {
     public let encoder: VisionEncoder
     @Key("post_layernorm") public var postLayerNorm: LayerNorm
     public let config: VisionConfig
+    /// Keep only each encoder layer's input for backward and run the layer again there.
+    public var recomputeLayers = false
 
     /// - dropLastLayer: build one layer fewer than the config lists (MiniCPM-V 2.0).
     public init(config: VisionConfig, dropLastLayer: Bool = false) {
@@ -85,7 +87,15 @@ public final class VisionTransformer: Module {
                      "vision input \(pixels.shape) for \(tgtSizes.count) slices")
         var x = embeddings(pixels, tgtSizes: tgtSizes)                           // [N, L, D]
         let mask = AttentionMask(keyLengths: tgtSizes.map { $0.h * $0.w })
-        for layer in encoder.layers { x = layer(x, mask: mask) }
+        for layer in encoder.layers {
+            if recomputeLayers && GradMode.isEnabled {
+                x = recomputed([x], parametersNeedGrad: layer.parameters().contains { $0.isTrainable }) {
+                    layer($0[0], mask: mask)
+                }
+            } else {
+                x = layer(x, mask: mask)
+            }
+        }
         return postLayerNorm(x)
     }
 }

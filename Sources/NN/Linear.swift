@@ -15,7 +15,7 @@ public final class Linear: Module {
     /// α / r of the adapter.
     public internal(set) var loraScaling: Float = 0
     /// Dropout on the adapter's input while a training step draws masks (`LoRADropout`).
-    var loraDropout: (p: Float, stream: LoRADropout)? = nil
+    var loraDropout: (p: Float, masks: LoRADropout, layer: String)? = nil
 
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true,
                 weightInit: Initializer = .normal(std: 0.02), biasInit: Initializer = .zeros) {
@@ -30,7 +30,9 @@ public final class Linear: Module {
         let y = linear(x, weight.value, bias?.value)
         guard let loraA, let loraB else { return y }
         var input = x
-        if let (p, stream) = loraDropout, var rng = stream.nextMask() { input = dropout(x, p: p, rng: &rng) }
+        if let (p, masks, layer) = loraDropout, var rng = masks.mask(layer: layer, input: x) {
+            input = dropout(x, p: p, rng: &rng)
+        }
         return y + loraB(loraA(input) * loraScaling)
     }
 }

@@ -30,24 +30,26 @@ public struct LoRAConfig: Codable, Equatable {
 }
 
 /// The dropout masks of the adapters during one training step: `begin(step:)`
-/// keys them on the step, each call of an adapter draws the next stream, and
-/// `end()` turns dropout off (held-out losses and generation never drop).
-/// Masks depend on the seed, the step and the call order only, so a resumed
-/// run draws the masks the straight run drew.
+/// keys them on the step and `end()` turns dropout off (held-out losses and
+/// generation never drop). A mask depends on the seed, the step, the layer and
+/// the values of the adapter's input, so a resumed run draws the masks the
+/// straight run drew, and a layer recomputed in backward (`recomputed`) draws
+/// the mask its forward pass drew.
 public final class LoRADropout {
     private let base: RNG
     private var key: RNG?
-    private var calls: UInt64 = 0
 
     public init(seed: RNG) { base = seed }
 
-    public func begin(step: Int) { key = base.derived("step-\(step)"); calls = 0 }
+    public func begin(step: Int) { key = base.derived("step-\(step)") }
     public func end() { key = nil }
 
-    func nextMask() -> RNG? {
+    func mask(layer: String, input x: Tensor) -> RNG? {
         guard let key else { return nil }
-        calls += 1
-        return key.derived("call-\(calls)")
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        let p = UnsafeRawPointer(x.pointer).assumingMemoryBound(to: UInt32.self)
+        for i in 0..<x.count { h = (h ^ UInt64(p[i])) &* 0x0000_0100_0000_01B3 }
+        return key.derived(layer).derived(String(h, radix: 16))
     }
 }
 
@@ -79,7 +81,7 @@ public enum LoRA {
             layer.loraA = a
             layer.loraB = b
             layer.loraScaling = config.scaling
-            if let masks, config.dropout > 0 { layer.loraDropout = (Float(config.dropout), masks) }
+            if let masks, config.dropout > 0 { layer.loraDropout = (Float(config.dropout), masks, path) }
         }
         return layers.map(\.path)
     }

@@ -39,12 +39,20 @@ struct Bench: ParsableCommand {
     @Flag(name: .long, help: "After the timed steps, one more step with every sgemm call timed: where the BLAS time goes (with --preset).")
     var gemmProfile = false
 
+    @Option(name: .long, help: "Train LoRA adapters of this rank on the LLM's attention projections and the resampler in full; the rest frozen (with --preset).")
+    var lora: Int?
+
+    @Flag(name: .long, help: "Recompute every vision and decoder layer in backward instead of keeping its activations (with --preset).")
+    var recompute = false
+
     func validate() throws {
         if !matmul && !kernels && preset == nil {
             throw ValidationError("choose what to measure: --preset tiny|small, --matmul and/or --kernels")
         }
         if steps < 1 { throw ValidationError("--steps must be at least 1") }
         if gemmProfile && preset == nil { throw ValidationError("--gemm-profile needs --preset") }
+        if (lora != nil || recompute) && preset == nil { throw ValidationError("--lora and --recompute need --preset") }
+        if let lora, lora < 1 { throw ValidationError("--lora must be a positive rank") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if seconds <= 0 { throw ValidationError("--seconds must be positive") }
     }
@@ -57,7 +65,7 @@ struct Bench: ParsableCommand {
         if kernels { printKernelTable(KernelBenchmark.run(filter: only, secondsPerCase: seconds / 2)) }
         if let preset {
             let r = try TrainingBenchmark.run(preset: preset, threads: Threads.count, steps: steps,
-                                              gemmProfile: gemmProfile) { print($0) }
+                                              gemmProfile: gemmProfile, loraRank: lora, recompute: recompute) { print($0) }
             print(r.jsonLine)
         }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Checkpointing
 import Foundation
 import Training
 
@@ -31,8 +32,8 @@ struct Export: ParsableCommand {
             return
         }
         if !merge, try ModelStore.holdsAdapters(checkpoint) {
-            throw ValidationError("\(checkpoint) holds LoRA adapters: pass --adapter (the adapters as a PEFT folder) "
-                                  + "or --merge (the full model with the adapters folded in)")
+            throw CheckpointError(file: checkpoint, message: "holds LoRA adapters: pass --adapter (the adapters as a PEFT "
+                                  + "folder) or --merge (the full model with the adapters folded in)")
         }
         print(try ModelStore.exportCheckpoint(checkpoint, to: out))
     }

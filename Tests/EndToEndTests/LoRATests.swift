@@ -53,6 +53,34 @@ final class LoRATests: XCTestCase {
         XCTAssertLessThan(Self.maxRelativeDifference(Self.logits(model), adapted), 1e-5)
     }
 
+    /// An adapter made by PEFT itself (`scripts/peft-lora-fixture.py`: random A and B on
+    /// the attention projections of a micro-shaped Qwen2 under MiniCPM-V's paths) gives,
+    /// folded into the same base, the logits PEFT computed.
+    func testAdapterMadeByPEFTGivesPEFTsLogits() throws {
+        let fixture = E2E.root.appendingPathComponent("Tests/EndToEndTests/Fixtures/peft-lora")
+        let model = try Self.microModel()
+        let llm = try Safetensors.read(fixture.appendingPathComponent("base.safetensors").path)
+        try ModelWeights.load(llm, into: model, allowMissing: ["vpm", "resampler"], source: "base.safetensors")
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(
+            with: Data(contentsOf: fixture.appendingPathComponent("logits.json"))) as? [String: Any])
+        let ids = try XCTUnwrap(json["ids"] as? [Int]).map(Int32.init)
+        let slice = try XCTUnwrap(json["vocab_slice"] as? Int)
+        func logits() -> [Float] {
+            let all = model.llm(ids: ids, batch: 1, positions: (0..<Int32(ids.count)).map { $0 })
+            let vocab = all.shape.last!
+            return ids.indices.flatMap { t in (0..<slice).map { all.scalars[t * vocab + $0] } }
+        }
+        let expectedBase = try XCTUnwrap(json["base"] as? [Double]).map(Float.init)
+        let expectedAdapted = try XCTUnwrap(json["adapted"] as? [Double]).map(Float.init)
+        XCTAssertLessThan(Self.maxRelativeDifference(logits(), expectedBase), 1e-5)
+        try PEFTAdapter.fold(fixture.appendingPathComponent("adapter").path, into: model)
+        let adapted = logits()
+        XCTAssertGreaterThan(Self.maxRelativeDifference(adapted, expectedBase), 1e-2)
+        let error = Self.maxRelativeDifference(adapted, expectedAdapted)
+        print("PEFT-made adapter: logits relative error \(error)")
+        XCTAssertLessThan(error, 1e-5)
+    }
+
     /// A micro caption recipe with adapters over `base`.
     static func loraRecipe(name: String, dir: URL, base: String, steps: Int, lora: String) -> String {
         E2E.captionRecipe(name: name, dir: dir, steps: steps)

@@ -57,18 +57,35 @@ public enum TrainingBenchmark {
     /// - seqLen: overrides the preset's row length (quick tests).
     /// - gemmProfile: after the timed steps, run one more with every sgemm call
     ///   recorded (`GEMMProfile`) and log the table of shapes, slowest first.
+    /// - loraRank: train LoRA adapters of this rank on the LLM's attention
+    ///   projections and the resampler in full, the rest frozen (nil: everything trains).
+    /// - recompute: recompute every vision and decoder layer in backward.
     public static func run(preset name: String, threads: Int, steps: Int, warmup: Int = 2, seqLen: Int? = nil,
-                           gemmProfile: Bool = false, log: (String) -> Void) throws -> BenchmarkResult {
+                           gemmProfile: Bool = false, loraRank: Int? = nil, recompute: Bool = false,
+                           log: (String) -> Void) throws -> BenchmarkResult {
         guard threads >= 1 else { throw UsageError("benchmark", "threads must be at least 1, got \(threads)") }
         guard steps >= 1, warmup >= 0 else { throw UsageError("benchmark", "need at least one timed step (steps \(steps), warm-up \(warmup))") }
         let preset = try BenchmarkPreset.named(name, seqLen: seqLen)
         Threads.set(threads)
         var rng = RNG(seed: 0).derived("bench")
         let model = MiniCPMV(config: preset.config, seed: 0)
-        let parameters = model.namedParameters()
+        model.recomputeLayers = recompute
+        if let loraRank {
+            guard loraRank > 0 else { throw UsageError("benchmark", "LoRA rank must be positive, got \(loraRank)") }
+            let lora = Recipe.LoRASpec(rank: loraRank, alpha: Double(loraRank), dropout: 0,
+                                       targets: Recipe.LoRASpec.attentionTargets, full: ["resampler"])
+            LoRA.attach(lora.config, to: model, rng: RNG(seed: 0).derived("lora"))
+            RunSetup.applyTrainable([], lora: lora, to: model)
+        }
+        let parameters = model.namedParameters().filter { $0.parameter.isTrainable }
         let input = preset.makeInput(rng: &rng)
         let optimizer = AdamW(beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1)
         log(header(preset, parameters: model.parameterCount, threads: threads))
+        if loraRank != nil || recompute {
+            log("training " + (loraRank.map { "LoRA rank \($0) on the LLM's attention projections + the resampler" } ?? "every parameter")
+                + String(format: " (%.2f M trainable)", Double(parameters.reduce(0) { $0 + $1.parameter.value.count }) / 1e6)
+                + (recompute ? "; layers recomputed in backward" : ""))
+        }
 
         var samples: [StepTimes] = []
         for i in 0..<(warmup + steps) {

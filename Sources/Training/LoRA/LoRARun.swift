@@ -42,6 +42,7 @@ public enum LoRARun {
 
     static let configDataset = "lora/config"
     static let baseDataset = "lora/base"
+    static let absoluteBaseDataset = "lora/base_absolute"
 
     /// The adapters' settings as stored in a checkpoint.
     struct Stored: Codable {
@@ -64,6 +65,36 @@ public enum LoRARun {
         let stored = Stored(config: lora.config, layers: layers, full: lora.full)
         try file.write(configDataset, string: String(decoding: try encoder.encode(stored), as: UTF8.self))
         try file.write(baseDataset, string: String(decoding: try encoder.encode(base), as: UTF8.self))
+        try file.write(absoluteBaseDataset, string: String(decoding: try encoder.encode(absolute(base)), as: UTF8.self))
+    }
+
+    /// The base with its paths made absolute, so that the checkpoint loads from any folder.
+    static func absolute(_ base: Recipe.Initialization) -> Recipe.Initialization {
+        let cwd = FileManager.default.currentDirectoryPath
+        func abs(_ p: String) -> String { p.hasPrefix("/") ? p : (cwd as NSString).appendingPathComponent(p) }
+        switch base {
+        case .random: return .random
+        case .checkpoint(let p): return .checkpoint(abs(p))
+        case .huggingFace(let dirs): return .huggingFace(dirs.map(abs))
+        }
+    }
+
+    /// Where the base of a LoRA checkpoint is now: its paths as the recipe gave them
+    /// when they exist from here, else as they were resolved when it was written.
+    static func locatedBase(of file: HDF5File) throws -> Recipe.Initialization {
+        let given = try base(of: file)
+        func exists(_ b: Recipe.Initialization) -> Bool {
+            switch b {
+            case .random: return true
+            case .checkpoint(let p): return FileManager.default.fileExists(atPath: p)
+            case .huggingFace(let dirs): return dirs.allSatisfy { FileManager.default.fileExists(atPath: $0) }
+            }
+        }
+        guard !exists(given), file.exists(absoluteBaseDataset),
+              let absolute = try? JSONDecoder().decode(Recipe.Initialization.self,
+                                                       from: Data(try file.readString(absoluteBaseDataset).utf8)),
+              exists(absolute) else { return given }
+        return absolute
     }
 
     /// Whether a checkpoint holds adapters over a base kept elsewhere.
@@ -107,8 +138,13 @@ public enum LoRARun {
     static func unmergedModel(_ file: HDF5File, seed: UInt64) throws -> MiniCPMV {
         let stored = try stored(in: file)
         let model: MiniCPMV
-        switch try base(of: file) {
-        case .checkpoint(let path): model = try ModelStore.model(checkpoint: path, seed: seed)
+        switch try locatedBase(of: file) {
+        case .checkpoint(let path):
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw CheckpointError(file: file.path, message: "holds LoRA adapters over the base \(path), which is not there "
+                                      + "(the adapters need the model they were trained on)")
+            }
+            model = try ModelStore.model(checkpoint: path, seed: seed)
         case .huggingFace(let dirs): model = try ModelStore.model(huggingFace: dirs, seed: seed).model
         case .random:
             throw CheckpointError(file: file.path, message: "holds adapters over a random base, which cannot be rebuilt")

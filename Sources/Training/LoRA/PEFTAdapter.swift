@@ -58,6 +58,7 @@ public enum PEFTAdapter {
             throw fail("`peft_type` is \(json["peft_type"] ?? "missing"); only LORA adapters can be read")
         }
         if json["use_dora"] as? Bool == true { throw fail("DoRA adapters (`use_dora: true`) are not supported") }
+        if json["lora_bias"] as? Bool == true { throw fail("adapters with their own bias (`lora_bias: true`) are not supported") }
         if json["fan_in_fan_out"] as? Bool == true { throw fail("`fan_in_fan_out: true` (Conv1D layers) is not supported") }
         if let p = json["rank_pattern"] as? [String: Any], !p.isEmpty { throw fail("per-layer ranks (`rank_pattern`) are not supported") }
         if let p = json["alpha_pattern"] as? [String: Any], !p.isEmpty { throw fail("per-layer alphas (`alpha_pattern`) are not supported") }

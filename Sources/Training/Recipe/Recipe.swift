@@ -22,6 +22,8 @@ public struct Recipe: Encodable, Equatable {
     public var trainable: [String]
     /// LoRA fine-tuning: adapters on the layers `lora.targets` matches; nil trains whole modules.
     public var lora: LoRASpec?
+    /// `memory.recompute: layers`: keep each layer's input only and recompute the layer in backward.
+    public var recomputeLayers: Bool
     public var phases: [Phase]
     public var optimizer: OptimizerSpec
     public var checkpoint: CheckpointSpec

@@ -63,6 +63,15 @@ extension Recipe {
             initialization = .random
         }
         lora = try f.object("lora").map(Recipe.lora)
+        recomputeLayers = false
+        if let m = try f.object("memory") {
+            switch try m.string("recompute", default: "none") {
+            case "none": recomputeLayers = false
+            case "layers": recomputeLayers = true
+            case let other: throw m.error("recompute", "must be none or layers, got `\(other)`")
+            }
+            try m.rejectUnread()
+        }
         // With adapters, only what `train` or `lora.full` names trains in full.
         trainable = try Recipe.modules(f, "train") ?? (lora == nil ? Recipe.modules : [])
         let seed = try f.int("seed", default: 1234)

@@ -77,6 +77,7 @@ public final class TrainingRun {
             // A LoRA checkpoint holds what trains; the frozen base comes from `init` again.
             (model, initDescription) = try RunSetup.model(recipe)
         }
+        model.recomputeLayers = recipe.recomputeLayers
         if let lora = recipe.lora {
             let masks = lora.dropout > 0 ? LoRADropout(seed: RNG(seed: recipe.seed).derived("lora-dropout")) : nil
             loraLayers = try LoRARun.attach(lora, to: model, seed: recipe.seed, masks: masks, file: recipe.file)
