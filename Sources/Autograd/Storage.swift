@@ -18,6 +18,22 @@ public final class Storage {
         StorageStats.allocated(bytes)
     }
 
+    /// A zero-filled buffer whose pages cost memory only once written: at 1 MiB
+    /// and more it is a mapping of its own (never pooled), so that a model of many
+    /// GiB can be built and then filled (and narrowed to bf16) one parameter at a time.
+    public init(lazilyZeroed count: Int) {
+        require(count >= 0, "negative storage size")
+        let bytes = Storage.bytes(count)
+        if bytes >= StoragePool.mappedBytes {
+            pointer = StoragePool.allocateZeroed(bytes: bytes).bindMemory(to: Float.self, capacity: count)
+        } else {
+            pointer = StoragePool.allocate(bytes: bytes).bindMemory(to: Float.self, capacity: max(count, 1))
+            pointer.initialize(repeating: 0, count: count)
+        }
+        self.count = count
+        StorageStats.allocated(bytes)
+    }
+
     /// Bytes behind a buffer of `count` values (at least one value).
     static func bytes(_ count: Int) -> Int { max(count, 1) * MemoryLayout<Float>.stride }
 

@@ -82,8 +82,29 @@ public enum StoragePool {
         return raw
     }
 
-    /// Takes back a buffer from `allocate(bytes:)` with the same `bytes`.
+    /// Zero buffers of this size and more come from their own mapping (`allocateZeroed`).
+    static let mappedBytes = 1 << 20
+    nonisolated(unsafe) private static var mapped: [UnsafeMutableRawPointer: Int] = [:]
+
+    /// A zero-filled, page-aligned buffer of its own anonymous mapping: the
+    /// kernel provides its pages, zeroed, when they are first written.
+    static func allocateZeroed(bytes: Int) -> UnsafeMutableRawPointer {
+        guard let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+              raw != MAP_FAILED else {
+            fatalError("out of memory mapping \(bytes) bytes")
+        }
+        lock.lock(); mapped[raw] = bytes; lock.unlock()
+        return raw
+    }
+
+    /// Takes back a buffer from `allocate(bytes:)` or `allocateZeroed(bytes:)` with the same `bytes`.
     static func release(_ pointer: UnsafeMutableRawPointer, bytes: Int) {
+        if bytes >= mappedBytes {
+            lock.lock()
+            let length = mapped.removeValue(forKey: pointer)
+            lock.unlock()
+            if let length { munmap(pointer, length); return }
+        }
         let size = sizeClass(bytes)
         guard size >= minimumBytes else { free(pointer); return }
         lock.lock()

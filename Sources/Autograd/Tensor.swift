@@ -36,6 +36,11 @@ public struct Tensor {
         Tensor(storage: Storage(zeros: shape.reduce(1, *)), shape: shape)
     }
 
+    /// Zeros whose memory is committed only where written (large buffers; see `Storage(lazilyZeroed:)`).
+    public static func lazilyZeroed(_ shape: [Int]) -> Tensor {
+        Tensor(storage: Storage(lazilyZeroed: shape.reduce(1, *)), shape: shape)
+    }
+
     public static func full(_ shape: [Int], _ value: Float) -> Tensor {
         let s = Storage(count: shape.reduce(1, *))
         s.pointer.initialize(repeating: value, count: s.count)

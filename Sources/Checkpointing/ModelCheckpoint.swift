@@ -20,7 +20,7 @@ public func saveModel<C: Encodable>(_ model: Module, config: C, to file: HDF5Fil
 
 public func saveModel(_ model: Module, configJSON: String, to file: HDF5File) throws {
     for (path, p) in model.namedParameters() {
-        try file.write("\(ModelCheckpoint.modelGroup)/\(path)", floats: p.value.scalars, shape: p.shape)
+        try file.write("\(ModelCheckpoint.modelGroup)/\(path)", floats: p.floats, shape: p.shape)
     }
     try file.write(ModelCheckpoint.configDataset, string: configJSON)
 }

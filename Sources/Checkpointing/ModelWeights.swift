@@ -23,7 +23,7 @@ public enum ModelWeights {
                 if !allowMissing.contains(where: { Module.path(path, isUnder: $0) }) { missing.append(path) }
                 continue
             }
-            if t.shape != p.shape || t.values.count != p.value.count {
+            if t.shape != p.shape || t.values.count != p.count {
                 mismatched.append((path, p.shape, t.shape))
             }
         }
@@ -41,7 +41,7 @@ public enum ModelWeights {
     public static func export(_ module: Module) -> [String: NamedArray] {
         var out: [String: NamedArray] = [:]
         for (path, p) in module.namedParameters() {
-            out[path] = NamedArray(shape: p.shape, values: p.value.scalars)
+            out[path] = NamedArray(shape: p.shape, values: p.floats)
         }
         return out
     }

@@ -169,6 +169,7 @@ public final class LanguageModel: Module {
         let divisor = config.logitDivisor
         let h = divisor == 1 ? hidden : hidden * (1 / divisor)
         if let lmHead { return lmHead(h) }
+        if let table = model.embedTokens.weight.bf16 { return linear(h, table) }
         return matmul(h, model.embedTokens.weight.value, transposeB: true)
     }
 

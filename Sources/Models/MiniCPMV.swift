@@ -22,13 +22,18 @@ public final class MiniCPMV: Module {
 
     /// A model with parameters drawn from `seed` (each parameter from its own
     /// stream derived from the seed's "init" stream and its path).
-    public init(config: MiniCPMVConfig, seed: UInt64 = 0) {
+    /// - bf16: the weights (of linear layers and embedding tables) to freeze and
+    ///   keep in bfloat16, each narrowed as soon as it is filled.
+    /// - initialize: false leaves the weights at zero without writing them (the
+    ///   pages of large ones are never committed): the shapes alone, for planning.
+    public init(config: MiniCPMVConfig, seed: UInt64 = 0, bf16: ((String) -> Bool)? = nil, initialize: Bool = true) {
         self.config = config
         vpm = VisionTransformer(config: config.vision, dropLastLayer: config.dropVisionLastLayer)
         resampler = Resampler(config: config.resampler)
         llm = LanguageModel(config: config.llm)
         super.init()
-        initializeParameters(rng: RNG(seed: seed).derived("init"))
+        guard initialize else { return }
+        initializeParameters(rng: RNG(seed: seed).derived("init"), bf16: bf16)
         resampler.startSpatially(patchGrid: config.vision.imageSize / config.vision.patchSize)
     }
 

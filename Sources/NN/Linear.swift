@@ -27,7 +27,7 @@ public final class Linear: Module {
 
     /// x [..., in] → [..., out]
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let y = linear(x, weight.value, bias?.value)
+        let y = weight.bf16.map { linear(x, $0, bias?.value) } ?? linear(x, weight.value, bias?.value)
         guard let loraA, let loraB else { return y }
         var input = x
         if let (p, masks, layer) = loraDropout, var rng = masks.mask(layer: layer, input: x) {
@@ -51,6 +51,12 @@ public final class Embedding: Module {
 
     /// ids [n] → [n, D]
     public func callAsFunction(_ ids: [Int32]) -> Tensor {
-        weight.value.indexSelect(ids)
+        guard let table = weight.bf16 else { return weight.value.indexSelect(ids) }
+        let out = Tensor.zeros([ids.count, dim])                // a frozen bf16 table: its rows, widened
+        for (i, id) in ids.enumerated() {
+            precondition(id >= 0 && Int(id) < count, "token id \(id) outside the table of \(count)")
+            table.widen(rows: Int(id)..<(Int(id) + 1), into: out.pointer + i * dim)
+        }
+        return out
     }
 }

@@ -94,9 +94,11 @@ public enum LoRA {
         for (_, module) in model.namedModules() {
             guard let layer = module as? Linear, let a = layer.loraA, let b = layer.loraB else { continue }
             let (out, rank, inputs) = (layer.outFeatures, a.outFeatures, layer.inFeatures)
-            // W [out, in] += scaling · B [out, r] · A [r, in]
+            // W [out, in] += scaling · B [out, r] · A [r, in] (a bf16 W is widened, updated and rounded back)
+            let w = layer.weight.bf16?.tensor() ?? layer.weight.value
             BLAS.sgemm(false, false, out, inputs, rank, layer.loraScaling, b.weight.value.pointer, rank,
-                       a.weight.value.pointer, inputs, 1, layer.weight.value.pointer, inputs)
+                       a.weight.value.pointer, inputs, 1, w.pointer, inputs)
+            if layer.weight.bf16 != nil { layer.weight.assign(w) }
             layer.loraA = nil
             layer.loraB = nil
             layer.loraDropout = nil

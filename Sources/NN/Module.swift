@@ -73,18 +73,52 @@ open class Module {
     }
 
     /// Total number of scalar values in all parameters.
-    public var parameterCount: Int { parameters().reduce(0) { $0 + $1.value.count } }
+    public var parameterCount: Int { parameters().reduce(0) { $0 + $1.count } }
 
     public func zeroGrad() { for p in parameters() { p.zeroGrad() } }
 
     /// Fills every parameter from its `initializer`. Each parameter draws from
     /// its own stream, derived from `rng` and its path, so the values depend on
     /// the seed and the name only (not on construction order or model size).
-    public func initializeParameters(rng: RNG) {
+    /// The weights `bf16` selects are frozen and narrowed to bfloat16 as soon as
+    /// they are filled, so their float32 values never exist all at once.
+    public func initializeParameters(rng: RNG, bf16: ((String) -> Bool)? = nil) {
+        let narrowed = bf16.map { select in Set(bf16EligiblePaths().filter(select)) } ?? []
         for (path, p) in namedParameters() {
+            defer {
+                if narrowed.contains(path) { p.isTrainable = false; p.storeInBF16() }
+            }
             var stream = rng.derived(path)
-            p.initializer.fill(p.value, rng: &stream)
+            if p.bf16 != nil {
+                let t = Tensor.zeros(p.shape)
+                p.initializer.fill(t, rng: &stream)
+                p.assign(t)
+            } else {
+                p.initializer.fill(p.value, rng: &stream)
+            }
         }
+    }
+
+    /// The weights that can be kept in bfloat16 when frozen: those of linear
+    /// layers and embedding tables (adapters excluded).
+    public func bf16EligiblePaths() -> [String] {
+        namedModules().compactMap { path, m in
+            guard m is Linear || m is Embedding, !path.hasSuffix(".lora_A"), !path.hasSuffix(".lora_B") else { return nil }
+            return path.isEmpty ? "weight" : path + ".weight"
+        }
+    }
+
+    /// Narrows every frozen weight of a linear layer or embedding table to bfloat16;
+    /// returns the bytes saved.
+    @discardableResult
+    public func storeFrozenWeightsInBF16() -> Int {
+        var saved = 0
+        let eligible = Set(bf16EligiblePaths())
+        for (path, p) in namedParameters() where eligible.contains(path) && !p.isTrainable && p.bf16 == nil {
+            p.storeInBF16()
+            saved += 2 * p.count
+        }
+        return saved
     }
 
     /// Direct sub-modules with their keys (array elements keyed `name.i`).

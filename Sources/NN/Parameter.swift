@@ -50,8 +50,15 @@ public final class Parameter {
     }
 
     public var isTrainable: Bool {
-        didSet { if isTrainable != oldValue { value = value.requiringGrad(isTrainable) } }
+        didSet {
+            if isTrainable, let matrix = bf16 { bf16 = nil; value = matrix.tensor() }    // trains in float32 again
+            if isTrainable != oldValue { value = value.requiringGrad(isTrainable) }
+        }
     }
+
+    /// A frozen matrix kept in bfloat16 (`storeInBF16()`); `value` is then an empty
+    /// placeholder and `shape`, `floats` and `assign` read and write this instead.
+    public private(set) var bf16: BF16Matrix?
 
     /// How `Module.initializeParameters` fills this parameter.
     public var initializer: Initializer
@@ -68,10 +75,25 @@ public final class Parameter {
 
     /// A zero-filled parameter of `shape`, to be filled by `initializer` later.
     public convenience init(shape: [Int], initializer: Initializer) {
-        self.init(Tensor.zeros(shape), initializer: initializer)
+        self.init(Tensor.lazilyZeroed(shape), initializer: initializer)
     }
 
-    public var shape: [Int] { value.shape }
+    public var shape: [Int] { bf16?.shape ?? value.shape }
+
+    /// Number of scalar values.
+    public var count: Int { shape.reduce(1, *) }
+
+    /// The values in float32 (a copy), whatever the storage.
+    public var floats: [Float] { bf16?.tensor().scalars ?? value.scalars }
+
+    /// Keeps this frozen matrix in bfloat16 from now on (half the memory); it
+    /// becomes float32 again if it is made trainable.
+    public func storeInBF16() {
+        precondition(!isTrainable && value.rank == 2, "only frozen matrices are kept in bf16 (\(path): \(value.shape))")
+        guard bf16 == nil else { return }
+        bf16 = BF16Matrix(value)
+        value = Tensor.zeros([0])
+    }
 
     /// The gradient accumulated since the last `zeroGrad()`, nil when none (or frozen).
     public var grad: Tensor? { value.grad }
@@ -81,12 +103,13 @@ public final class Parameter {
     /// Copies `values` into the existing storage (the shape must match), so
     /// pointers held by an optimizer stay valid.
     public func assign(_ values: UnsafeBufferPointer<Float>) {
-        precondition(values.count == value.count, "assigning \(values.count) values to a parameter of \(value.shape)")
-        if let base = values.baseAddress { value.pointer.update(from: base, count: values.count) }
+        precondition(values.count == count, "assigning \(values.count) values to a parameter of \(shape)")
+        guard let base = values.baseAddress else { return }
+        if let bf16 { bf16.store(base, count: values.count) } else { value.pointer.update(from: base, count: values.count) }
     }
 
     public func assign(_ values: Tensor) {
-        precondition(values.shape == value.shape, "assigning \(values.shape) to a parameter of \(value.shape)")
-        value.pointer.update(from: values.pointer, count: values.count)
+        precondition(values.shape == shape, "assigning \(values.shape) to a parameter of \(shape)")
+        if let bf16 { bf16.store(values.pointer, count: values.count) } else { value.pointer.update(from: values.pointer, count: values.count) }
     }
 }

@@ -30,11 +30,14 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "Seconds spent on each shape or kernel.")
     var seconds: Double = 1
 
-    @Option(name: .long, help: "A full training step (vision, resampler and LLM trainable, AdamW) at this preset: tiny or small.")
+    @Option(name: .long, help: "A full training step (vision, resampler and LLM trainable, AdamW) at this preset: tiny, small, or the real shapes minicpm-v-2 / minicpm-v-2_6 (random weights).")
     var preset: String?
 
-    @Option(name: .long, help: "Timed training steps (with --preset), after 2 warm-up steps.")
+    @Option(name: .long, help: "Timed training steps (with --preset).")
     var steps: Int = 5
+
+    @Option(name: .long, help: "Untimed steps before them (with --preset).")
+    var warmup: Int = 2
 
     @Flag(name: .long, help: "After the timed steps, one more step with every sgemm call timed: where the BLAS time goes (with --preset).")
     var gemmProfile = false
@@ -45,14 +48,19 @@ struct Bench: ParsableCommand {
     @Flag(name: .long, help: "Recompute every vision and decoder layer in backward instead of keeping its activations (with --preset).")
     var recompute = false
 
+    @Flag(name: .long, help: "Keep the frozen weights in bfloat16 (with --preset and --lora).")
+    var bf16 = false
+
     func validate() throws {
         if !matmul && !kernels && preset == nil {
             throw ValidationError("choose what to measure: --preset tiny|small, --matmul and/or --kernels")
         }
         if steps < 1 { throw ValidationError("--steps must be at least 1") }
+        if warmup < 0 { throw ValidationError("--warmup must be at least 0") }
         if gemmProfile && preset == nil { throw ValidationError("--gemm-profile needs --preset") }
         if (lora != nil || recompute) && preset == nil { throw ValidationError("--lora and --recompute need --preset") }
         if let lora, lora < 1 { throw ValidationError("--lora must be a positive rank") }
+        if bf16 && lora == nil { throw ValidationError("--bf16 keeps frozen weights in bf16: it needs --lora (without it everything trains)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         if seconds <= 0 { throw ValidationError("--seconds must be positive") }
     }
@@ -64,8 +72,8 @@ struct Bench: ParsableCommand {
         if matmul { printMatmulTable(MatmulBenchmark.run(secondsPerShape: seconds)) }
         if kernels { printKernelTable(KernelBenchmark.run(filter: only, secondsPerCase: seconds / 2)) }
         if let preset {
-            let r = try TrainingBenchmark.run(preset: preset, threads: Threads.count, steps: steps,
-                                              gemmProfile: gemmProfile, loraRank: lora, recompute: recompute) { print($0) }
+            let r = try TrainingBenchmark.run(preset: preset, threads: Threads.count, steps: steps, warmup: warmup,
+                                              gemmProfile: gemmProfile, loraRank: lora, recompute: recompute, bf16: bf16) { print($0) }
             print(r.jsonLine)
         }
     }

@@ -62,29 +62,53 @@ public enum TrainingBenchmark {
     /// - recompute: recompute every vision and decoder layer in backward.
     public static func run(preset name: String, threads: Int, steps: Int, warmup: Int = 2, seqLen: Int? = nil,
                            gemmProfile: Bool = false, loraRank: Int? = nil, recompute: Bool = false,
-                           log: (String) -> Void) throws -> BenchmarkResult {
+                           bf16: Bool = false, log: (String) -> Void) throws -> BenchmarkResult {
         guard threads >= 1 else { throw UsageError("benchmark", "threads must be at least 1, got \(threads)") }
         guard steps >= 1, warmup >= 0 else { throw UsageError("benchmark", "need at least one timed step (steps \(steps), warm-up \(warmup))") }
         let preset = try BenchmarkPreset.named(name, seqLen: seqLen)
         Threads.set(threads)
         var rng = RNG(seed: 0).derived("bench")
-        let model = MiniCPMV(config: preset.config, seed: 0)
-        model.recomputeLayers = recompute
-        if let loraRank {
-            guard loraRank > 0 else { throw UsageError("benchmark", "LoRA rank must be positive, got \(loraRank)") }
-            let lora = Recipe.LoRASpec(rank: loraRank, alpha: Double(loraRank), dropout: 0,
-                                       targets: Recipe.LoRASpec.attentionTargets, full: ["resampler"])
-            LoRA.attach(lora.config, to: model, rng: RNG(seed: 0).derived("lora"))
-            RunSetup.applyTrainable([], lora: lora, to: model)
+        // With bf16, the weights that stay frozen are narrowed as they are filled: with LoRA
+        // every linear and embedding weight outside the resampler, else none (all train).
+        let narrowed: ((String) -> Bool)? = bf16 && loraRank != nil ? { !Module.path($0, isUnder: "resampler") } : nil
+        let lora = try loraRank.map { rank -> Recipe.LoRASpec in
+            guard rank > 0 else { throw UsageError("benchmark", "LoRA rank must be positive, got \(rank)") }
+            return Recipe.LoRASpec(rank: rank, alpha: Double(rank), dropout: 0,
+                                   targets: Recipe.LoRASpec.attentionTargets, full: ["resampler"])
         }
+        func prepare(_ model: MiniCPMV) {
+            model.recomputeLayers = recompute
+            if let lora {
+                LoRA.attach(lora.config, to: model, rng: RNG(seed: 0).derived("lora"))
+                RunSetup.applyTrainable([], lora: lora, to: model)
+            }
+        }
+        // The plan, from the shapes alone, before anything is allocated.
+        let shapes = MiniCPMV(config: preset.config, seed: 0, initialize: false)
+        prepare(shapes)
+        let plan = MemoryPlan(model: shapes, narrowed: narrowed.map { Set(shapes.bf16EligiblePaths().filter($0)) } ?? [],
+                              tokens: preset.tokenCount, labelled: preset.tokenCount - preset.imageCount * preset.config.queryNum,
+                              samples: preset.rows * preset.samplesPerRow, slices: preset.imageCount,
+                              patchesPerSlice: preset.patchesPerSide * preset.patchesPerSide, recompute: recompute)
+        log("memory: " + plan.summary)
+        if let available = MemoryPlan.availableBytes(), plan.totalBytes > available {
+            throw UsageError("benchmark", String(format: "the step needs about %.1f GB but %.1f GB are available; ", plan.totalBytes / 1e9, available / 1e9)
+                             + "what helps: " + [loraRank == nil ? "--lora R (train adapters, not every weight)" : nil,
+                                                 bf16 || loraRank == nil ? nil : "--bf16 (frozen weights in bfloat16)",
+                                                 recompute ? nil : "--recompute (keep only each layer's input)",
+                                                 "TRAINER_POOL_MB=0 (no spare buffers kept)"].compactMap { $0 }.joined(separator: ", "))
+        }
+        let model = MiniCPMV(config: preset.config, seed: 0, bf16: narrowed)
+        prepare(model)
         let parameters = model.namedParameters().filter { $0.parameter.isTrainable }
         let input = preset.makeInput(rng: &rng)
         let optimizer = AdamW(beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1)
         log(header(preset, parameters: model.parameterCount, threads: threads))
-        if loraRank != nil || recompute {
+        if loraRank != nil || recompute || bf16 {
             log("training " + (loraRank.map { "LoRA rank \($0) on the LLM's attention projections + the resampler" } ?? "every parameter")
                 + String(format: " (%.2f M trainable)", Double(parameters.reduce(0) { $0 + $1.parameter.value.count }) / 1e6)
-                + (recompute ? "; layers recomputed in backward" : ""))
+                + (recompute ? "; layers recomputed in backward" : "")
+                + (narrowed != nil ? "; frozen weights in bf16" : ""))
         }
 
         var samples: [StepTimes] = []

@@ -20,29 +20,48 @@ public struct BenchmarkPreset {
     public let rows: Int
     public let seqLen: Int
     public let samplesPerRow: Int
+    /// Images (slices) in each sample, one after the other from `imageOffset`.
+    public var imagesPerSample = 1
+    /// Patches per image side (each image is one square slice).
+    public var patchesPerSide: Int
+
+    init(name: String, config: MiniCPMVConfig, rows: Int, seqLen: Int, samplesPerRow: Int,
+         imagesPerSample: Int = 1, patchesPerSide: Int? = nil) {
+        self.name = name; self.config = config; self.rows = rows; self.seqLen = seqLen
+        self.samplesPerRow = samplesPerRow; self.imagesPerSample = imagesPerSample
+        self.patchesPerSide = patchesPerSide ?? config.vision.imageSize / config.vision.patchSize
+    }
 
     /// Where a sample's vision tokens start (`<image>` sits just before).
     public static let imageOffset = 2
     static let unkId: Int32 = 0, imageStartId: Int32 = 1, imageEndId: Int32 = 2
 
-    public static let names = ["tiny", "small"]
+    public static let names = ["tiny", "small", "minicpm-v-2", "minicpm-v-2_6"]
 
     /// The named preset; `seqLen` overrides the row length (for quick tests).
-    public static func named(_ name: String, seqLen: Int? = nil) throws -> BenchmarkPreset {
+    /// The real-size presets take their shapes from `Recipes/models/NAME.yaml`
+    /// (under `modelDirectory`): one sample of 10 slices of 448 px (640 vision
+    /// tokens) and 512 text tokens, random weights.
+    public static func named(_ name: String, seqLen: Int? = nil, modelDirectory: String = "Recipes/models") throws -> BenchmarkPreset {
         let preset: BenchmarkPreset
         switch name {
         case "tiny": preset = tiny
         case "small": preset = small
+        case "minicpm-v-2", "minicpm-v-2_6":
+            let config = try MiniCPMVConfig.preset(name, directory: modelDirectory)
+            preset = BenchmarkPreset(name: name, config: config, rows: 1, seqLen: 10 * config.queryNum + 512,
+                                     samplesPerRow: 1, imagesPerSample: 10, patchesPerSide: 448 / config.vision.patchSize)
         default:
             throw UsageError("benchmark", "no benchmark preset named '\(name)' (known: \(names.joined(separator: ", ")))")
         }
         guard let seqLen else { return preset }
-        let minimum = preset.samplesPerRow * (imageOffset + preset.config.queryNum + 1)
+        let minimum = preset.samplesPerRow * (imageOffset + preset.imagesPerSample * (preset.config.queryNum + 2))
         guard seqLen >= minimum, seqLen % preset.samplesPerRow == 0 else {
             throw UsageError("benchmark", "sequence length \(seqLen) must be a multiple of \(preset.samplesPerRow) and at least \(minimum) (\(preset.samplesPerRow) samples of \(preset.config.queryNum) image tokens)")
         }
         return BenchmarkPreset(name: preset.name, config: preset.config, rows: preset.rows, seqLen: seqLen,
-                               samplesPerRow: preset.samplesPerRow)
+                               samplesPerRow: preset.samplesPerRow, imagesPerSample: preset.imagesPerSample,
+                               patchesPerSide: preset.patchesPerSide)
     }
 
     /// Vision 192 × 4 layers (3 heads, MLP 768, 224 px = 16×16 patches); resampler
@@ -81,11 +100,9 @@ public struct BenchmarkPreset {
             specialTokenIds: ["<unk>": Int(unkId), "<image>": Int(imageStartId), "</image>": Int(imageEndId)])
     }
 
-    public var imageCount: Int { rows * samplesPerRow }
+    public var imageCount: Int { rows * samplesPerRow * imagesPerSample }
     public var tokenCount: Int { rows * seqLen }
     public var sampleLength: Int { seqLen / samplesPerRow }
-    /// Patches per image side (each image is one unsliced square).
-    public var patchesPerSide: Int { config.vision.imageSize / config.vision.patchSize }
 
     /// Matmul FLOPs of one training step, counted from the shapes.
     ///
@@ -117,7 +134,7 @@ public struct BenchmarkPreset {
         let (dl, h, hkv, dh) = (Double(l.hiddenSize), Double(l.numAttentionHeads), Double(l.numKeyValueHeads),
                                 Double(l.headDim))
         let perLayer = 4 * t * dl * h * dh + 4 * t * dl * hkv * dh + 6 * t * dl * Double(l.intermediateSize)
-            + Double(imageCount) * 4 * s * s * h * dh
+            + Double(rows * samplesPerRow) * 4 * s * s * h * dh
         let llm = Double(l.numHiddenLayers) * perLayer + 2 * t * dl * Double(l.vocabSize)
         return 3 * (Double(imageCount) * (vision + resampler) + llm)
     }
@@ -137,11 +154,14 @@ public struct BenchmarkPreset {
                     positions[start + t] = Int32(t)
                     segments[start + t] = Int32(s)
                 }
-                let image = (start + Self.imageOffset)..<(start + Self.imageOffset + q)
-                ids[image.lowerBound - 1] = Self.imageStartId
-                ids[image.upperBound] = Self.imageEndId
-                for t in image { ids[t] = Self.unkId; labels[t] = ignoreIndex }
-                bounds.append(image)
+                for i in 0..<imagesPerSample {
+                    let first = start + Self.imageOffset + i * (q + 2)
+                    let image = first..<(first + q)
+                    ids[image.lowerBound - 1] = Self.imageStartId
+                    ids[image.upperBound] = Self.imageEndId
+                    for t in image { ids[t] = Self.unkId; labels[t] = ignoreIndex }
+                    bounds.append(image)
+                }
             }
         }
         let strip = [imageCount, config.vision.numChannels, p, side * side * p]          // [N, 3, P, L·P]

@@ -24,6 +24,8 @@ public struct Recipe: Encodable, Equatable {
     public var lora: LoRASpec?
     /// `memory.recompute: layers`: keep each layer's input only and recompute the layer in backward.
     public var recomputeLayers: Bool
+    /// `memory.frozen: bf16`: frozen weights of linear layers and embeddings kept in bfloat16.
+    public var frozenInBF16: Bool
     public var phases: [Phase]
     public var optimizer: OptimizerSpec
     public var checkpoint: CheckpointSpec

@@ -64,7 +64,13 @@ extension Recipe {
         }
         lora = try f.object("lora").map(Recipe.lora)
         recomputeLayers = false
+        frozenInBF16 = false
         if let m = try f.object("memory") {
+            switch try m.string("frozen", default: "float32") {
+            case "float32": frozenInBF16 = false
+            case "bf16": frozenInBF16 = true
+            case let other: throw m.error("frozen", "must be float32 or bf16, got `\(other)`")
+            }
             switch try m.string("recompute", default: "none") {
             case "none": recomputeLayers = false
             case "layers": recomputeLayers = true

@@ -141,8 +141,7 @@ func weightsFingerprint(_ model: MiniCPMV) -> UInt64 {
     var h = FNV1a()
     for (path, p) in model.namedParameters() {
         h.add(path)
-        let v = p.value.pointer
-        for i in 0..<p.value.count { h.add(UInt64(v[i].bitPattern)) }
+        for x in p.floats { h.add(UInt64(x.bitPattern)) }
     }
     return h.value
 }

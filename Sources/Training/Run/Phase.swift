@@ -30,6 +30,10 @@ final class Phase {
         self.schedule = schedule
         self.loraMasks = loraMasks
         counts = RunSetup.applyTrainable(spec.trainable, lora: recipe.lora, to: model)
+        if recipe.frozenInBF16 {
+            let saved = model.storeFrozenWeightsInBF16()
+            if saved > 0 { log(String(format: "memory: frozen weights narrowed to bf16 (%.1f MB saved)", Double(saved) / 1e6)) }
+        }
         data = try PhaseData(recipe: recipe, phase: spec, model: model, log: log, restoring: savedData)
         switch spec.data.format {
         case .preference:

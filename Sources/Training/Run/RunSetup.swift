@@ -60,7 +60,7 @@ public enum RunSetup {
         var t = 0, f = 0
         for (path, p) in model.namedParameters() {
             p.isTrainable = LoRARun.trains(path, modules: modules, lora: lora)
-            if p.isTrainable { t += p.value.count } else { f += p.value.count }
+            if p.isTrainable { t += p.count } else { f += p.count }
         }
         return (t, f)
     }
