@@ -52,21 +52,36 @@ final class DataParallelTests: XCTestCase {
 
     func testAnErrorOnOneRankEndsEveryRankAndIsPrintedOnce() throws {
         let dir = E2E.scratch("data-parallel-error")
-        let good = try Self.writeRecipe(dir, "good")
-        let badText = Self.recipe(dir, "bad").replacingOccurrences(of: "captions-heldout.jsonl", with: "missing.jsonl")
-        let badDir = dir.appendingPathComponent("bad")
-        try FileManager.default.createDirectory(at: badDir, withIntermediateDirectories: true)
-        let bad = badDir.appendingPathComponent("recipe.yaml").path
-        try badText.write(toFile: bad, atomically: true, encoding: .utf8)
-        // Rank 0 reads a good recipe and waits for rank 1, whose data file is missing.
+        let recipe = try Self.writeRecipe(dir, "run")
+        let missing = dir.appendingPathComponent("missing.h5").path
+        // Rank 0 starts afresh and waits for rank 1, whose checkpoint to resume from is missing.
         let trainer = try Self.trainerBinary()
-        let result = try Self.run(try Self.mpirunPath(), Self.mpirunFlags + ["-np", "1", trainer, "run", good, "--threads", "1", ":",
-                                                                              "-np", "1", trainer, "run", bad, "--threads", "1"])
+        let result = try Self.run(try Self.mpirunPath(), Self.mpirunFlags + [
+            "-np", "1", trainer, "run", recipe, "--threads", "1", ":",
+            "-np", "1", trainer, "run", recipe, "--threads", "1", "--resume", missing])
         XCTAssertNotEqual(result.status, 0, result.output)
-        XCTAssertEqual(result.output.components(separatedBy: "missing.jsonl: data file not found").count, 2, result.output)
+        XCTAssertEqual(result.output.components(separatedBy: "missing.h5: checkpoint not found").count, 2, result.output)
         XCTAssertTrue(result.output.contains("error (rank 1 of 2)"), result.output)
-        let written = (try? FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("good/ckpt").path)) ?? []
+        let written = (try? FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("run/ckpt").path)) ?? []
         XCTAssertFalse(written.contains { $0.hasPrefix("step-") }, "no step was taken")
+    }
+
+    func testRanksWithDifferentRecipesAreRefused() throws {
+        let dir = E2E.scratch("data-parallel-recipes")
+        let recipe = try Self.writeRecipe(dir, "run")
+        let trainer = try Self.trainerBinary()
+        let result = try Self.run(try Self.mpirunPath(), Self.mpirunFlags + [
+            "-np", "1", trainer, "run", recipe, "--threads", "1", ":",
+            "-np", "1", trainer, "run", recipe, "--threads", "1", "--set", "optimizer.lr=1e-3"])
+        XCTAssertNotEqual(result.status, 0, result.output)
+        XCTAssertEqual(result.output.components(separatedBy: "rank(s) 1 run a recipe that differs").count, 2, result.output)
+    }
+
+    func testWeightsThatDifferAcrossRanksAreAnError() throws {
+        XCTAssertNoThrow(try DataParallel.checkWeightsAgree(fingerprints: [7, 7, 7], step: 3))
+        XCTAssertThrowsError(try DataParallel.checkWeightsAgree(fingerprints: [7, 7, 9], step: 3)) { error in
+            XCTAssertTrue("\(error)".contains("after step 3 the weights of rank(s) 2 differ"), "\(error)")
+        }
     }
 
     func testEachRankTakesAContiguousShareOfTheStepsRows() {

@@ -43,14 +43,32 @@ public enum DataParallel {
         return h.value
     }
 
-    /// Throws when the ranks' weights differ (`check` is the step, for the message).
+    /// Throws when the ranks' weights differ (`step` names when, in the message).
     static func checkWeightsAgree(_ parameters: [(path: String, parameter: Parameter)], world: World, step: Int) throws {
         guard world.isDistributed else { return }
-        let all = try world.gather(weightFingerprint(parameters))
+        try checkWeightsAgree(fingerprints: try world.gather(weightFingerprint(parameters)), step: step)
+    }
+
+    /// Throws when the ranks' weight fingerprints (in rank order) are not all rank 0's.
+    public static func checkWeightsAgree(fingerprints all: [UInt64], step: Int) throws {
         let differing = all.indices.filter { all[$0] != all[0] }
         guard differing.isEmpty else {
             throw DataParallelError("after step \(step) the weights of rank(s) \(differing.map(String.init).joined(separator: ", ")) "
                                     + "differ from rank 0's (fingerprints " + all.map { String($0, radix: 16) }.joined(separator: ", ") + ")")
+        }
+    }
+
+    /// Throws unless every rank runs a recipe that agrees with rank 0's on every
+    /// setting that shapes training (names, folders and thread counts may differ).
+    static func checkRecipesAgree(_ recipe: Recipe, world: World) throws {
+        guard world.isDistributed else { return }
+        var h = FNV1a()
+        for (key, value) in recipe.resumeFields.sorted(by: { $0.key < $1.key }) { h.add(key); h.add(value) }
+        let all = try world.gather(h.value)
+        let differing = all.indices.filter { all[$0] != all[0] }
+        guard differing.isEmpty else {
+            throw DataParallelError("rank(s) \(differing.map(String.init).joined(separator: ", ")) run a recipe that differs "
+                                    + "from rank 0's in settings that shape training; every rank must run the same recipe")
         }
     }
 }
@@ -67,6 +85,9 @@ struct GradientAllreduce {
     struct Outcome {
         /// The summed gradient of each trainable entry, nil where no rank has one.
         var gradients: [Tensor?]
+        /// Waiting for the slowest rank to finish its backward pass (a barrier).
+        var waitSeconds: Double
+        /// The sums themselves, copies into and out of the buckets included.
         var seconds: Double
         var bytes: Int
     }
@@ -78,6 +99,8 @@ struct GradientAllreduce {
     /// zeros, so every rank updates the parameters that one process over the
     /// whole batch would.
     func sum(_ trainable: TrainableSet, world: World) throws -> Outcome {
+        let arrival = Date()
+        try world.barrier()
         let start = Date()
         let local = trainable.entries.map { $0.parameter.grad }
         let present = try world.sum(local.map { $0 == nil ? 0 : 1 })
@@ -111,7 +134,7 @@ struct GradientAllreduce {
             bucket.append(t); filled += t.count
         }
         try flush()
-        return Outcome(gradients: gradients, seconds: Date().timeIntervalSince(start),
+        return Outcome(gradients: gradients, waitSeconds: start.timeIntervalSince(arrival), seconds: Date().timeIntervalSince(start),
                        bytes: tensors.reduce(0) { $0 + $1.count } * MemoryLayout<Float>.size)
     }
 }

@@ -64,6 +64,7 @@ final class Phase {
             let reduced = try GradientAllreduce().sum(trainable, world: world)
             summed = reduced.gradients
             result.metrics["allreduce_s"] = reduced.seconds
+            result.metrics["allreduce_wait_s"] = reduced.waitSeconds
             result.metrics["allreduce_bytes"] = Double(reduced.bytes)
         }
         let grads = summed.map { $0.compactMap { $0 } } ?? trainable.gradients

@@ -119,6 +119,7 @@ public final class TrainingRun {
 
     public func run() throws -> RunSummary {
         let start = Date()
+        try DataParallel.checkRecipesAgree(recipe, world: world)
         // Rank 0 owns the folder; the other ranks never write to it.
         let folder = world.isRoot ? try RunFolder(directory) : nil
         defer { folder?.release() }
@@ -171,7 +172,7 @@ public final class TrainingRun {
                 if phaseDone { state.phase += 1; state.stepInPhase = 0; state.data = "" }
                 let every = recipe.checkpoint.every
                 // Every rank stops at the same step, whichever of them was interrupted.
-                let stopNow = try world.any(InterruptFlag.isSet) || options.stopAfter == state.globalStep
+                let stopNow = try world.any(InterruptFlag.isSet || options.stopAfter == state.globalStep)
                 if world.isRoot, phaseDone || stopNow || (every > 0 && state.globalStep % every == 0) {
                     summary.checkpoint = try saveCheckpoint(phase: phase)
                     LossPlot.write(metrics: metricsPath, to: plotPath, title: recipe.name)
