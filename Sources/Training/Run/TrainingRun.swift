@@ -128,7 +128,7 @@ public final class TrainingRun {
         if !removed.isEmpty { options.log("--overwrite: removed \(removed.joined(separator: ", "))") }
         let metricsPath = RunFolder.metricsPath(in: directory)
         metrics = world.isRoot ? MetricsLog(path: metricsPath, truncate: resumedFrom == nil) : nil
-        InterruptFlag.install()
+        InterruptFlag.install(announce: world.isRoot)
         printHeader()
         var summary = RunSummary(steps: 0, interrupted: false, seconds: 0, tokensPerSecond: 0)
         var tokensThisRun = 0
@@ -257,12 +257,16 @@ public enum TrainerVersion {
 /// A second signal exits at once.
 public enum InterruptFlag {
     nonisolated(unsafe) static var flag: sig_atomic_t = 0
+    /// Whether the handler says what it does (rank 0 only, under mpirun).
+    nonisolated(unsafe) static var announces: sig_atomic_t = 1
     public static var isSet: Bool { flag != 0 }
 
-    static func install() {
+    static func install(announce: Bool = true) {
+        announces = announce ? 1 : 0
         let handler: @convention(c) (Int32) -> Void = { sig in
             if InterruptFlag.flag != 0 { _exit(128 + sig) }
             InterruptFlag.flag = 1
+            guard InterruptFlag.announces != 0 else { return }
             // write(2) only: nothing that allocates or locks inside a signal handler.
             let note: StaticString = "\ninterrupted: finishing the step, then saving a checkpoint; interrupt again to stop at once (nothing is saved)\n"
             _ = write(2, note.utf8Start, note.utf8CodeUnitCount)
