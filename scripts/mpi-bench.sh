@@ -6,7 +6,7 @@
 # median time in the gradient allreduce and the bytes it sums per step.
 #
 #   scripts/mpi-bench.sh tiny        # 224 px images, rows of 512 tokens
-#   scripts/mpi-bench.sh small       # 448 px images, rows of 1024 tokens
+#   scripts/mpi-bench.sh small       # 448 px images, rows of 256 tokens (about 2 samples each)
 #   STEPS=12 RANKS=2 THREADS=2 scripts/mpi-bench.sh tiny
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,7 @@ RANKS=${RANKS:-2}
 THREADS=${THREADS:-$(nproc)}
 case "$PRESET" in
   tiny) resolution=224; length=512 ;;
-  small) resolution=448; length=1024 ;;
+  small) resolution=448; length=256 ;;
   *) echo "preset must be tiny or small, got $PRESET" >&2; exit 2 ;;
 esac
 work=$(mktemp -d /tmp/trainer-mpi-bench-XXXXXX)
