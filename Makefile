@@ -7,7 +7,7 @@ RECIPE  ?= Recipes/quickstart.yaml
 PRESET  ?= tiny
 THREADS ?= 2
 TRAINER  = .build/$(CONFIG)/trainer
-DEBS     = libopenblas-dev liblapacke-dev libhdf5-dev libzstd-dev libstb-dev
+DEBS     = libopenblas-dev liblapacke-dev libhdf5-dev libzstd-dev libstb-dev libopenmpi-dev openmpi-bin
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Debian's OpenBLAS 0.3.21 mis-detects recent Xeons and falls back to slow

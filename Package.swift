@@ -28,6 +28,7 @@ let package = Package(
         .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
         .systemLibrary(name: "CStb", path: "Sources/CStb"),
         .systemLibrary(name: "CVector", path: "Sources/CVector"),     // header only: vector FMA and sqrt
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI"),           // Open MPI (libopenmpi-dev)
 
         .target(name: "Core", dependencies: ["COpenBLAS"], swiftSettings: kernels),
         .target(name: "Autograd", dependencies: ["Core", "COpenBLAS", "CVector"], swiftSettings: kernels),
@@ -38,14 +39,15 @@ let package = Package(
         .target(name: "SyntheticWorld", dependencies: ["Core", "Tokenizers", "Datasets"], swiftSettings: fast),
         .target(name: "Optimizers", dependencies: ["Autograd", "NN"], swiftSettings: fast),
         .target(name: "Checkpointing", dependencies: ["Core", "Autograd", "NN", "CHDF5"], swiftSettings: fast),
+        .target(name: "Communication", dependencies: ["Core", "CMPI"], swiftSettings: fast),
         .target(
             name: "Training",
-            dependencies: ["Autograd", "NN", "Models", "Tokenizers", "Datasets", "SyntheticWorld", "Optimizers", "Checkpointing", "Yams"],
+            dependencies: ["Autograd", "NN", "Models", "Tokenizers", "Datasets", "SyntheticWorld", "Optimizers", "Checkpointing", "Communication", "Yams"],
             swiftSettings: fast),
         .executableTarget(
             name: "trainer",
             dependencies: [
-                "Training", "Models", "Tokenizers", "Datasets", "SyntheticWorld", "Checkpointing", "Autograd",
+                "Training", "Models", "Tokenizers", "Datasets", "SyntheticWorld", "Checkpointing", "Autograd", "Communication",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fast),

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Autograd
+import Communication
 import Core
 import Foundation
 import Training
@@ -11,7 +12,8 @@ struct Run: ParsableCommand {
         discussion: """
             Writes checkpoints, metrics.jsonl and plot.svg to the recipe's checkpoint folder. \
             Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and stops; \
-            `--resume latest` continues exactly where it stopped.
+            `--resume latest` continues exactly where it stopped. \
+            Under `mpirun -np N` the N processes train one model data-parallel (see the README).
             """)
 
     @Argument(help: "The recipe YAML file, e.g. Recipes/stage1.yaml.")
@@ -33,10 +35,26 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("stop-after"), help: "Stop after this global step (a checkpoint is written), as if interrupted.")
     var stopAfter: Int?
 
-    @Option(help: "Threads for the engine and BLAS (default: the recipe's, else all cores).")
+    @Option(help: "Threads for the engine and BLAS (default: the recipe's, else all cores; under mpirun, the cores shared among the machine's ranks).")
     var threads: Int?
 
+    @Option(name: .customLong("check-weights"),
+            help: "Under mpirun: compare a fingerprint of the weights across the ranks every N steps (always at the end).")
+    var checkWeights: Int?
+
     func run() throws {
+        let world = try World.current()
+        do {
+            try train(world: world)
+        } catch let exit as ExitCode {
+            throw exit
+        } catch where world.isDistributed {
+            // One rank's error ends every rank (printed once), never a hang.
+            world.abort(printing: "\(error)")
+        }
+    }
+
+    private func train(world: World) throws {
         if let threads { Threads.set(threads) }
         var overrides = self.overrides
         if let threads { overrides.append("threads=\(threads)") }
@@ -46,13 +64,15 @@ struct Run: ParsableCommand {
         }
         var options = RunOptions(resume: resume, branchDecaySteps: branchDecay, stopAfter: stopAfter)
         options.overwrite = overwrite
+        options.world = world
+        options.checkWeightsEvery = checkWeights
         let run = try TrainingRun(recipe: r, options: options)
         let s = try run.run()
         var line = String(format: "done: %d steps in %@, %.0f tokens/s", s.steps, formatDuration(s.seconds), s.tokensPerSecond)
         if let a = s.firstLoss, let b = s.lastLoss { line += String(format: ", loss %.4f → %.4f", a, b) }
         if let e = s.evalLoss { line += String(format: ", held-out loss %.4f", e) }
         if let c = s.checkpoint { line += "; checkpoint \(c)" }
-        print(line)
+        if world.isRoot { print(line) }
         if s.interrupted { throw ExitCode(130) }
     }
 }

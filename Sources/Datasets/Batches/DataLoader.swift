@@ -101,14 +101,26 @@ public final class DataLoader {
 
     /// The next batch. Samples whose images do not fit are dropped and counted, never cut.
     public func next() throws -> PackedBatch {
-        let plan = try nextPlan()
+        try assemble(try nextPlan())
+    }
+
+    /// The next batch's plan, without laying it out: the cursor moves as for
+    /// `next()`. Data-parallel ranks all plan every batch (so the cursor and the
+    /// pack plan stay global) and each assembles only its share of the rows.
+    public func nextPlan() throws -> PackPlan {
+        let plan = try planNext()
         state.batchesServed += 1
-        return try PackedBatch.assemble(plan, padId: config.padId, padToMaxLength: config.padToMaxLength) {
+        return plan
+    }
+
+    /// Lays out the rows of `plan` (or of part of a plan) from this loader's samples.
+    public func assemble(_ plan: PackPlan) throws -> PackedBatch {
+        try PackedBatch.assemble(plan, padId: config.padId, padToMaxLength: config.padToMaxLength) {
             try source.sample($0)
         }
     }
 
-    private func nextPlan() throws -> PackPlan {
+    private func planNext() throws -> PackPlan {
         var emptyEpochs = 0
         while true {
             let perm = permutation(epoch: state.cursor.epoch)

@@ -1,4 +1,5 @@
 import Autograd
+import Communication
 import Core
 import Checkpointing
 import Datasets
@@ -32,18 +33,34 @@ extension Objective {
 
 /// Next-token prediction: the summed cross-entropy of every micro-batch is divided
 /// by the supervised tokens of the whole accumulated batch, so each token weighs
-/// the same whatever micro-batch it landed in.
+/// the same whatever micro-batch it landed in. In a data-parallel run the batches
+/// are this rank's share, and the count and the loss are summed over the ranks:
+/// every token weighs the same whatever rank it landed on.
 final class LanguageModelObjective: Objective {
+    let world: World
+
+    init(world: World = .single) { self.world = world }
+
     func step(model: MiniCPMV, batches: [PackedBatch]) throws -> StepResult {
-        let total = batches.reduce(0) { $0 + $1.supervisedCount }
-        guard total > 0 else { return StepResult(batches, loss: 0, tokens: 0) }
+        let local = batches.reduce(0) { $0 + $1.supervisedCount }
+        let total = world.isDistributed ? Int(try world.sum([Double(local)])[0]) : local
+        guard total > 0 else { return try shared(StepResult(batches, loss: 0, tokens: 0)) }
         var lossSum = 0.0
         for b in batches {
             let (loss, _) = try model.loss(modelInput(b))
             lossSum += Double(loss.item)
             (loss * (1 / Float(total))).backward()
         }
-        return StepResult(batches, loss: lossSum / Double(total), tokens: total)
+        return try shared(StepResult(batches, loss: lossSum / Double(total), tokens: total))
+    }
+
+    /// A rank's result with the loss, input tokens and images of the whole global batch.
+    private func shared(_ r: StepResult) throws -> StepResult {
+        guard world.isDistributed else { return r }
+        let sums = try world.sum([r.loss, Double(r.inputTokens), Double(r.images)])
+        var out = r
+        out.loss = sums[0]; out.inputTokens = Int(sums[1]); out.images = Int(sums[2])
+        return out
     }
 
     func heldOutLoss(model: MiniCPMV, loader: DataLoader, batches: Int) throws -> Double? {

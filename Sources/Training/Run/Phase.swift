@@ -1,4 +1,5 @@
 import Autograd
+import Communication
 import Core
 import Datasets
 import Foundation
@@ -18,15 +19,22 @@ final class Phase {
     let trainable: TrainableSet
     let counts: (trainable: Int, frozen: Int)
     let objective: Objective
+    let world: World
 
     /// `savedData`: the data cursor of a checkpoint taken inside this phase;
     /// `resume`: that checkpoint (it also holds the DPO reference log-probs).
-    /// The adapters' dropout masks of a LoRA run (keyed on the step).
+    /// `world`: the ranks that share each step's rows (one process: `.single`);
+    /// `loraMasks`: the adapters' dropout masks of a LoRA run (keyed on the step).
     let loraMasks: LoRADropout?
 
     init(recipe: Recipe, index: Int, schedule: LRSchedule, model: MiniCPMV, savedData: String?, resume: String?,
-         loraMasks: LoRADropout?, log: @escaping (String) -> Void) throws {
+         world: World = .single, loraMasks: LoRADropout? = nil, log: @escaping (String) -> Void) throws {
         spec = recipe.phases[index]
+        self.world = world
+        if world.isDistributed && [.preference, .regions].contains(spec.data.format) {
+            throw DataParallelError("phase `\(spec.name)` trains on \(spec.data.format == .preference ? "preference" : "regions") "
+                                    + "data, which runs in one process only; data-parallel runs train captions and conversations")
+        }
         self.schedule = schedule
         self.loraMasks = loraMasks
         counts = RunSetup.applyTrainable(spec.trainable, lora: recipe.lora, to: model)
@@ -42,7 +50,7 @@ final class Phase {
             objective = try RegionObjective(files: (spec.data.train, spec.data.eval ?? []), model: model,
                                             seed: recipe.seed, resume: resume, log: log)
         default:
-            objective = LanguageModelObjective()
+            objective = LanguageModelObjective(world: world)
         }
         trainable = TrainableSet(model: model, optimizer: recipe.optimizer, extra: objective.parameters)
     }
@@ -55,21 +63,37 @@ final class Phase {
     /// gradient is not finite (`NonFiniteError`).
     func step(model: MiniCPMV, optimizer: AdamW, spec o: Recipe.OptimizerSpec, stepInPhase: Int,
               globalStep: Int) throws -> StepResult {
-        let batches = try (0..<o.accumulation).map { _ in try data.train.next() }
+        let batches = try drawBatches(o.accumulation)
         let lr = o.lr * schedule.factor(atStep: stepInPhase)
         loraMasks?.begin(step: globalStep)
         defer { loraMasks?.end() }
         var result = try objective.step(model: model, batches: batches)
         defer { model.zeroGrad(); objective.parameters.forEach { $0.parameter.zeroGrad() } }
-        let grads = trainable.gradients
+        var summed: [Tensor?]?
+        if world.isDistributed {
+            let reduced = try GradientAllreduce().sum(trainable, world: world)
+            summed = reduced.gradients
+            result.metrics["allreduce_s"] = reduced.seconds
+            result.metrics["allreduce_wait_s"] = reduced.waitSeconds
+            result.metrics["allreduce_bytes"] = Double(reduced.bytes)
+        }
+        let grads = summed.map { $0.compactMap { $0 } } ?? trainable.gradients
         let (norm, factor) = clipFactor(grads, maxNorm: o.clip.map { Float($0) })
         guard result.loss.isFinite, norm.isFinite else {
             throw NonFiniteError(step: globalStep + 1, what: result.loss.isFinite ? "the gradient norm" : "the loss",
                                  batches: Array(batches.indices), sampleIds: batches.flatMap { $0.segments.map(\.id) })
         }
-        optimizer.update(trainable.optimizerTensors(), lr: Float(lr), gradScale: factor)
+        optimizer.update(trainable.optimizerTensors(gradients: summed), lr: Float(lr), gradScale: factor)
         result.gradNorm = norm; result.lr = lr
         return result
+    }
+
+    /// The micro-batches of one step: all of them in one process; this rank's
+    /// share of their rows in a data-parallel run (`DataParallel.share`).
+    private func drawBatches(_ accumulation: Int) throws -> [PackedBatch] {
+        guard world.isDistributed else { return try (0..<accumulation).map { _ in try data.train.next() } }
+        let plans = try (0..<accumulation).map { _ in try data.train.nextPlan() }
+        return try DataParallel.share(of: plans, rank: world.rank, size: world.size).map { try data.train.assemble($0) }
     }
 
     /// Held-out loss over the first `batches` batches of the held-out data (nil without any),
@@ -115,8 +139,12 @@ struct TrainableSet {
 
     var gradients: [Tensor] { entries.compactMap { $0.parameter.grad } }
 
-    func optimizerTensors() -> [OptimizerTensor] {
-        entries.map { OptimizerTensor(path: $0.path, value: $0.parameter.value, grad: $0.parameter.grad,
-                                      decays: $0.decays, lrScale: $0.lrScale) }
+    /// `gradients`: one per entry in place of the parameters' own (the sums over the ranks).
+    func optimizerTensors(gradients: [Tensor?]? = nil) -> [OptimizerTensor] {
+        entries.indices.map { i in
+            let e = entries[i]
+            return OptimizerTensor(path: e.path, value: e.parameter.value, grad: gradients.map { $0[i] } ?? e.parameter.grad,
+                                   decays: e.decays, lrScale: e.lrScale)
+        }
     }
 }

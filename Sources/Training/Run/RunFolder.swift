@@ -18,7 +18,10 @@ public final class RunFolder {
     private var fd: Int32 = -1
 
     public var lockPath: String { (directory.path as NSString).appendingPathComponent(".lock") }
-    public var metricsPath: String { (directory.path as NSString).appendingPathComponent("metrics.jsonl") }
+    public var metricsPath: String { Self.metricsPath(in: directory) }
+    public static func metricsPath(in directory: CheckpointDirectory) -> String {
+        (directory.path as NSString).appendingPathComponent("metrics.jsonl")
+    }
 
     /// Takes the folder (creating it) or throws, naming the pid of the run that holds it.
     public init(_ directory: CheckpointDirectory) throws {

@@ -1,4 +1,5 @@
 import Autograd
+import Communication
 import Core
 import Checkpointing
 import Datasets
@@ -19,6 +20,12 @@ public struct RunOptions {
     /// from a checkpoint that has newer ones after it (deleting those).
     public var overwrite = false
     public var showProgress = true
+    /// The ranks that train together (`World.current()` under `mpirun`); rank 0
+    /// alone logs and writes checkpoints, metrics and the plot.
+    public var world: World = .single
+    /// In a data-parallel run, compare a fingerprint of the weights across the
+    /// ranks every this many steps (they are always compared at the end).
+    public var checkWeightsEvery: Int?
     public var log: (String) -> Void = { print($0); fflush(stdout) }
     public init(resume: String? = nil, branchDecaySteps: Int? = nil, stopAfter: Int? = nil) {
         self.resume = resume; self.branchDecaySteps = branchDecaySteps; self.stopAfter = stopAfter
@@ -64,6 +71,8 @@ public final class TrainingRun {
 
     public init(recipe: Recipe, options: RunOptions = RunOptions()) throws {
         self.recipe = recipe
+        var options = options
+        if !options.world.isRoot { options.log = { _ in }; options.showProgress = false }
         self.options = options
         if let t = recipe.threads { Threads.set(t) }
         let directory = CheckpointDirectory(path: recipe.checkpoint.dir, keep: recipe.checkpoint.keep)
@@ -128,25 +137,32 @@ public final class TrainingRun {
 
     // MARK: - Running
 
+    var world: World { options.world }
+
     public func run() throws -> RunSummary {
         let start = Date()
-        let folder = try RunFolder(directory)
-        defer { folder.release() }
-        let removed = try folder.prepare(resumedStep: resumedFrom == nil ? nil : state.globalStep,
-                                         overwrite: options.overwrite)
+        try DataParallel.checkRecipesAgree(recipe, world: world)
+        // Rank 0 owns the folder; the other ranks never write to it.
+        let folder = world.isRoot ? try RunFolder(directory) : nil
+        defer { folder?.release() }
+        let removed = try folder?.prepare(resumedStep: resumedFrom == nil ? nil : state.globalStep,
+                                          overwrite: options.overwrite) ?? []
         if !removed.isEmpty { options.log("--overwrite: removed \(removed.joined(separator: ", "))") }
-        let metricsPath = folder.metricsPath
-        metrics = MetricsLog(path: metricsPath, truncate: resumedFrom == nil)
-        InterruptFlag.install()
+        let metricsPath = RunFolder.metricsPath(in: directory)
+        metrics = world.isRoot ? MetricsLog(path: metricsPath, truncate: resumedFrom == nil) : nil
+        InterruptFlag.install(announce: world.isRoot)
         printHeader()
         var summary = RunSummary(steps: 0, interrupted: false, seconds: 0, tokensPerSecond: 0)
         var tokensThisRun = 0
 
         while state.phase < recipe.phases.count {
             let resumingPhase = state.stepInPhase > 0
+            // Rank 0 builds the phase's shard cache first; the others then read it.
+            if !world.isRoot { try world.barrier() }
             let phase = try Phase(recipe: recipe, index: state.phase, schedule: schedules[state.phase], model: model,
                                   savedData: resumingPhase ? state.data : nil, resume: resumingPhase ? resumedFrom : nil,
-                                  loraMasks: loraMasks, log: options.log)
+                                  world: world, loraMasks: loraMasks, log: options.log)
+            if world.isRoot { try world.barrier() }
             options.log("phase \(state.phase + 1)/\(recipe.phases.count) `\(phase.spec.name)`: \(phase.steps) steps, trains "
                         + "\(trainsDescription(phase.spec.trainable)) (\(formatCount(phase.counts.trainable)) parameters, "
                         + "\(formatCount(phase.counts.frozen)) frozen); \(phase.data.description)")
@@ -163,7 +179,10 @@ public final class TrainingRun {
                 report(result, seconds: Date().timeIntervalSince(stepStart), progress: progress)
 
                 let phaseDone = state.stepInPhase == phase.steps
-                if recipe.evaluation.every > 0 && (state.globalStep % recipe.evaluation.every == 0 || phaseDone),
+                if let every = options.checkWeightsEvery, every > 0, state.globalStep % every == 0 {
+                    try DataParallel.checkWeightsAgree(weights(phase), world: world, step: state.globalStep)
+                }
+                if world.isRoot, recipe.evaluation.every > 0 && (state.globalStep % recipe.evaluation.every == 0 || phaseDone),
                    let (evalLoss, evalMetrics) = try phase.evaluate(model: model, batches: recipe.evaluation.batches) {
                     summary.evalLoss = evalLoss
                     progress.newline()
@@ -174,12 +193,14 @@ public final class TrainingRun {
                 }
                 if phaseDone { state.phase += 1; state.stepInPhase = 0; state.data = "" }
                 let every = recipe.checkpoint.every
-                let stopNow = InterruptFlag.isSet || options.stopAfter == state.globalStep
-                if phaseDone || stopNow || (every > 0 && state.globalStep % every == 0) {
+                // Every rank stops at the same step, whichever of them was interrupted.
+                let stopNow = try world.any(InterruptFlag.isSet || options.stopAfter == state.globalStep)
+                if world.isRoot, phaseDone || stopNow || (every > 0 && state.globalStep % every == 0) {
                     summary.checkpoint = try saveCheckpoint(phase: phase)
                     LossPlot.write(metrics: metricsPath, to: plotPath, title: recipe.name)
                 }
                 if stopNow {
+                    try DataParallel.checkWeightsAgree(weights(phase), world: world, step: state.globalStep)
                     progress.newline()
                     options.log("stopped at step \(state.globalStep); resume with `\(recipe.command("--resume latest"))`")
                     summary.interrupted = true
@@ -187,10 +208,16 @@ public final class TrainingRun {
                 }
                 if phaseDone { break }
             }
+            try DataParallel.checkWeightsAgree(weights(phase), world: world, step: state.globalStep)
             progress.newline()
         }
-        LossPlot.write(metrics: metricsPath, to: plotPath, title: recipe.name)
+        if world.isRoot { LossPlot.write(metrics: metricsPath, to: plotPath, title: recipe.name) }
         return finish(summary, start: start, tokens: tokensThisRun)
+    }
+
+    /// Every weight a rank holds in `phase`: the model's and the objective's own.
+    private func weights(_ phase: Phase) -> [(path: String, parameter: Parameter)] {
+        model.namedParameters().map { (path: $0.0, parameter: $0.1) } + phase.objective.parameters
     }
 
     var plotPath: String { (directory.path as NSString).appendingPathComponent("plot.svg") }
@@ -222,7 +249,12 @@ public final class TrainingRun {
     private func printHeader() {
         let log = options.log
         log("trainer \(TrainerVersion.string) — recipe \(recipe.file) (`\(recipe.name)`, hash \(recipe.hash))")
-        log("BLAS: OpenBLAS kernel \(BLAS.coreName), \(Threads.count) thread\(Threads.count == 1 ? "" : "s")")
+        log("BLAS: OpenBLAS kernel \(BLAS.coreName), \(Threads.count) thread\(Threads.count == 1 ? "" : "s")"
+            + (world.isDistributed ? " per rank" : ""))
+        if world.isDistributed {
+            log("data parallel: \(world.size) ranks (MPI); each step's rows shared out, gradients summed with MPI_Allreduce, "
+                + "normalised by the global batch's supervised tokens; rank 0 writes checkpoints and metrics")
+        }
         let c = model.config
         log("model: `\(recipe.model)` MiniCPM-V \(c.version) (\(c.llm.modelType.rawValue)), init \(initDescription)")
         log(String(format: "parameters: %@ in all; %@ trainable (%@), %@ frozen in the first phase",
@@ -247,12 +279,16 @@ public enum TrainerVersion {
 /// A second signal exits at once.
 public enum InterruptFlag {
     nonisolated(unsafe) static var flag: sig_atomic_t = 0
+    /// Whether the handler says what it does (rank 0 only, under mpirun).
+    nonisolated(unsafe) static var announces: sig_atomic_t = 1
     public static var isSet: Bool { flag != 0 }
 
-    static func install() {
+    static func install(announce: Bool = true) {
+        announces = announce ? 1 : 0
         let handler: @convention(c) (Int32) -> Void = { sig in
             if InterruptFlag.flag != 0 { _exit(128 + sig) }
             InterruptFlag.flag = 1
+            guard InterruptFlag.announces != 0 else { return }
             // write(2) only: nothing that allocates or locks inside a signal handler.
             let note: StaticString = "\ninterrupted: finishing the step, then saving a checkpoint; interrupt again to stop at once (nothing is saved)\n"
             _ = write(2, note.utf8Start, note.utf8CodeUnitCount)
