@@ -73,7 +73,7 @@ struct Bench: ParsableCommand {
         if kernels { printKernelTable(KernelBenchmark.run(filter: only, secondsPerCase: seconds / 2)) }
         if let preset {
             let r = try TrainingBenchmark.run(preset: preset, threads: Threads.count, steps: steps, warmup: warmup,
-                                              gemmProfile: gemmProfile, loraRank: lora, recompute: recompute, bf16: bf16) { print($0) }
+                                              gemmProfile: gemmProfile, loraRank: lora, recompute: recompute, bf16: bf16) { print($0); fflush(stdout) }
             print(r.jsonLine)
         }
     }

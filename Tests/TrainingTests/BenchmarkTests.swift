@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import Autograd
 import Core
+import TestSupport
 import Training
 
 final class BenchmarkTests: XCTestCase {
@@ -43,6 +44,31 @@ final class BenchmarkTests: XCTestCase {
         XCTAssertEqual(try BenchmarkPreset.named("tiny").matmulFLOPs, 43_072_880_640)
         XCTAssertEqual(try BenchmarkPreset.named("small").matmulFLOPs, 873_864_364_032)
         XCTAssertEqual(try BenchmarkPreset.named("tiny", seqLen: 160).matmulFLOPs, 23_487_578_112)
+    }
+
+    /// The real-shape presets: one sample of ten 448-px slices (640 vision tokens) and 512 text tokens.
+    func testRealShapePresetLayout() throws {
+        let p = try BenchmarkPreset.named("minicpm-v-2_6", modelDirectory: Fixtures.packageRoot.appendingPathComponent("Recipes/models").path)
+        XCTAssertEqual([p.rows, p.samplesPerRow, p.imagesPerSample, p.patchesPerSide, p.seqLen], [1, 1, 10, 32, 1152])
+        XCTAssertEqual(p.config.llm.hiddenSize, 3584)
+        let config = p.config
+        // The input, without its 10 × 3 × 14 × 14,336 pixels: build it on a one-slice copy.
+        var rng = RNG(seed: 1)
+        let small = BenchmarkPreset(name: "x", config: config, rows: 1, seqLen: 3 * 66 + 10, samplesPerRow: 1,
+                                    imagesPerSample: 3, patchesPerSide: 2)
+        let input = small.makeInput(rng: &rng)
+        XCTAssertEqual(input.imageBounds, [2..<66, 68..<132, 134..<198])
+        XCTAssertEqual(input.inputIds[1], 1)            // <image> before each slice, </image> after
+        XCTAssertEqual(input.inputIds[66], 2)
+        XCTAssertEqual(input.inputIds[67], 1)
+        XCTAssertEqual(input.labels.filter { $0 == ignoreIndex }.count, 3 * 64)
+    }
+
+    func testProcStatusKilobytes() {
+        XCTAssertEqual(TrainingBenchmark.kilobytes("VmHWM", in: "VmPeak:\t 2000 kB\nVmHWM:\t10183532 kB\n"), 10_183_532)
+        XCTAssertEqual(TrainingBenchmark.kilobytes("VmHWM", in: "VmHWM:\t  336344 kB"), 336_344)
+        XCTAssertEqual(TrainingBenchmark.kilobytes("MemAvailable", in: "MemAvailable:   21852892 kB"), 21_852_892)
+        XCTAssertNil(TrainingBenchmark.kilobytes("VmHWM", in: "VmRSS: 1 kB"))
     }
 
     func testPackingLayout() throws {

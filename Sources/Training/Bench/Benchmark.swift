@@ -98,7 +98,8 @@ public enum TrainingBenchmark {
                                                  recompute ? nil : "--recompute (keep only each layer's input)",
                                                  "TRAINER_POOL_MB=0 (no spare buffers kept)"].compactMap { $0 }.joined(separator: ", "))
         }
-        let model = MiniCPMV(config: preset.config, seed: 0, bf16: narrowed)
+        let model = preset.isRealSize ? fastRandomModel(preset.config, bf16: narrowed)
+            : MiniCPMV(config: preset.config, seed: 0, bf16: narrowed)
         prepare(model)
         let parameters = model.namedParameters().filter { $0.parameter.isTrainable }
         let input = preset.makeInput(rng: &rng)
@@ -111,6 +112,7 @@ public enum TrainingBenchmark {
                 + (narrowed != nil ? "; frozen weights in bf16" : ""))
         }
 
+        StorageStats.resetPeak()       // the steps' peak, not the construction's (lazily committed weights)
         var samples: [StepTimes] = []
         for i in 0..<(warmup + steps) {
             let t = try trainingStep(model, parameters, optimizer, input)
@@ -137,6 +139,31 @@ public enum TrainingBenchmark {
                                peakRSSMegabytes: peakResidentMegabytes(),
                                matmulGFLOPS: preset.matmulFLOPs / median / 1e9,
                                sgemmPeakGFLOPS: peak)
+    }
+
+    /// A model of real size with random weights drawn in parallel (the seeded
+    /// initialisation draws one value at a time, minutes for billions): every
+    /// matrix uniform in ±1/√fan-in, vectors as their initializer says, and the
+    /// weights `bf16` selects narrowed as soon as they are drawn.
+    static func fastRandomModel(_ config: MiniCPMVConfig, bf16: ((String) -> Bool)?) -> MiniCPMV {
+        let model = MiniCPMV(config: config, seed: 0, initialize: false)
+        let narrowed = bf16.map { Set(model.bf16EligiblePaths().filter($0)) } ?? []
+        let base = RNG(seed: 0).derived("bench-weights")
+        for (path, p) in model.namedParameters() {
+            if p.shape.count == 2 {
+                let stream = base.derived(path), bound = 1 / Float(p.shape[1]).squareRoot()
+                let v = p.value.pointer
+                parallelFor(p.count, grain: 1 << 16) { range in
+                    for i in range { v[i] = (2 * uniform24(stream.draw(UInt64(i))) - 1) * bound }
+                }
+            } else {
+                var stream = base.derived(path)
+                p.initializer.fill(p.value, rng: &stream)
+            }
+            if narrowed.contains(path) { p.isTrainable = false; p.storeInBF16() }
+        }
+        model.resampler.startSpatially(patchGrid: config.vision.imageSize / config.vision.patchSize)
+        return model
     }
 
     static func header(_ p: BenchmarkPreset, parameters: Int, threads: Int) -> String {
@@ -198,9 +225,15 @@ public enum TrainingBenchmark {
     /// getrusage's ru_maxrss); 0 where /proc is missing.
     public static func peakResidentMegabytes() -> Double {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-              let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+              let kb = kilobytes("VmHWM", in: status) else { return 0 }
         return kb / 1024
+    }
+
+    /// The value of a `NAME: … kB` line of a /proc file ("VmHWM:\t10183532 kB": the
+    /// separator is a tab, and spaces pad numbers under eight digits).
+    public static func kilobytes(_ name: String, in text: String) -> Double? {
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return nil }
+        return line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first.flatMap { Double($0) }
     }
 }
 

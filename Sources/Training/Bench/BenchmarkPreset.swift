@@ -25,7 +25,7 @@ public struct BenchmarkPreset {
     /// Patches per image side (each image is one square slice).
     public var patchesPerSide: Int
 
-    init(name: String, config: MiniCPMVConfig, rows: Int, seqLen: Int, samplesPerRow: Int,
+    public init(name: String, config: MiniCPMVConfig, rows: Int, seqLen: Int, samplesPerRow: Int,
          imagesPerSample: Int = 1, patchesPerSide: Int? = nil) {
         self.name = name; self.config = config; self.rows = rows; self.seqLen = seqLen
         self.samplesPerRow = samplesPerRow; self.imagesPerSample = imagesPerSample
@@ -99,6 +99,9 @@ public struct BenchmarkPreset {
             llm: llm, sliceConfig: SliceConfig(patchSize: vision.patchSize),
             specialTokenIds: ["<unk>": Int(unkId), "<image>": Int(imageStartId), "</image>": Int(imageEndId)])
     }
+
+    /// The presets of real models (shapes from Recipes/models).
+    public var isRealSize: Bool { name.hasPrefix("minicpm") }
 
     public var imageCount: Int { rows * samplesPerRow * imagesPerSample }
     public var tokenCount: Int { rows * seqLen }

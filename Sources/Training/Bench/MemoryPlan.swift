@@ -64,8 +64,7 @@ public struct MemoryPlan {
     /// Memory the kernel says is available (MemAvailable), nil where /proc is missing.
     public static func availableBytes() -> Double? {
         guard let info = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
-              let line = info.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
-              let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
+              let kb = TrainingBenchmark.kilobytes("MemAvailable", in: info) else { return nil }
         return kb * 1024
     }
 }

@@ -63,6 +63,9 @@ extension Recipe {
             initialization = .random
         }
         lora = try f.object("lora").map(Recipe.lora)
+        if lora != nil, initialization == .random {
+            throw f.error("lora", "adapts a base model: give it with `init.checkpoint` or `init.huggingface`")
+        }
         recomputeLayers = false
         frozenInBF16 = false
         if let m = try f.object("memory") {
