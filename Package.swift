@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "Checkpointing", dependencies: ["Core", "Autograd", "NN", "CHDF5"], swiftSettings: fast),
         .target(
             name: "Training",
-            dependencies: ["Autograd", "NN", "Models", "Tokenizers", "Datasets", "SyntheticWorld", "Optimizers", "Checkpointing", "Yams"],
+            dependencies: ["Autograd", "NN", "Models", "Tokenizers", "Datasets", "SyntheticWorld", "Optimizers", "Checkpointing", "COpenBLAS", "Yams"],
             swiftSettings: fast),
         .executableTarget(
             name: "trainer",

@@ -7,6 +7,9 @@ public final class Linear: Module {
     public let bias: Parameter?
     public let inFeatures: Int
     public let outFeatures: Int
+    /// Called with every input before the product (nil: nothing is called).
+    /// Post-training quantization collects the layer's inputs through it.
+    public var inputObserver: ((Tensor) -> Void)?
 
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true,
                 weightInit: Initializer = .normal(std: 0.02), biasInit: Initializer = .zeros) {
@@ -18,7 +21,8 @@ public final class Linear: Module {
 
     /// x [..., in] → [..., out]
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        linear(x, weight.value, bias?.value)
+        inputObserver?(x)
+        return linear(x, weight.value, bias?.value)
     }
 }
 
