@@ -55,10 +55,11 @@ public struct QuantizationReport {
 /// the resampler stay float32.
 ///
 /// GPTQ runs layer by layer, as in the paper: the calibration samples' input
-/// embeddings (vision tokens spliced in) are computed once; then for each decoder
-/// layer the LLM runs on them with the layers before already quantized, every
-/// linear of the layer gathers H from its inputs (padding positions left out),
-/// and the layer is quantized before the next one is measured.
+/// embeddings (vision tokens spliced in) are computed once; then each decoder
+/// layer runs on the residual stream of the layers before it (already quantized),
+/// every linear of the layer gathers H from its inputs (padding positions left
+/// out), the layer is quantized, and it runs once more, quantized, to give the
+/// next layer its inputs.
 public enum ModelQuantization {
     public static func run(checkpoint: String, calibration: String?, out: String,
                            options: QuantizationOptions) throws -> QuantizationReport {
@@ -80,6 +81,8 @@ public enum ModelQuantization {
         if options.method == .gptq {
             guard let calibration else { throw UsageError("quantize", "GPTQ needs --calibration DATA (or --method rtn)") }
             batches = try calibrationBatches(calibration, generator: generator, limit: options.samples, report: &report)
+            options.log("calibration: \(report.calibrationSamples) samples, \(report.calibrationTokens) tokens in \(batches.count) batches "
+                        + "(\(String(format: "%.1f", Date().timeIntervalSince(start))) s)")
         }
 
         var matrices: [String: QuantizedMatrix] = [:]
@@ -95,7 +98,7 @@ public enum ModelQuantization {
                     matrices[name] = m; results[name] = m.dequantized()
                 }
             case .gptq:
-                let gptq = try hessians(linears, batches: batches, llm: model.llm)
+                let gptq = hessians(linears, layer: l, batches: batches, llm: model.llm)
                 for (name, linear) in linears {
                     let r = try gptq[name]!.quantize(linear.weight.value.scalars, settings: settings,
                                                      actOrder: options.actOrder, blockSize: options.blockSize,
@@ -112,6 +115,13 @@ public enum ModelQuantization {
                 for k in w.indices { errorSquares += Double((w[k] - q[k]) * (w[k] - q[k])); weightSquares += Double(w[k] * w[k]) }
                 q.withUnsafeBufferPointer { linear.weight.assign($0) }
                 report.matrices += 1; report.quantizedParameters += w.count
+            }
+            // The next layer is measured on what this quantized layer gives.
+            noGrad {
+                for k in batches.indices {
+                    batches[k].stream = model.llm.decoderLayer(l, batches[k].stream, positions: batches[k].positions,
+                                                               segmentIds: batches[k].segmentIds)
+                }
             }
             options.log("layer \(l + 1)/\(model.llm.model.layers.count) quantized (\(String(format: "%.1f", Date().timeIntervalSince(start))) s)")
         }
@@ -149,7 +159,8 @@ public enum ModelQuantization {
 
     /// One calibration batch as the LLM sees it.
     struct CalibrationBatch {
-        var embeddings: Tensor          // [1, T, D]
+        /// The residual stream entering the layer being quantized: [1, T, D].
+        var stream: Tensor
         var positions: [Int32]
         var segmentIds: [Int32]
         /// Rows (into B·T) that hold a token, not padding.
@@ -180,7 +191,7 @@ public enum ModelQuantization {
                 let input = modelInput(b)
                 try input.validate(for: generator.model.config)
                 let rows = b.segmentIds.indices.filter { b.segmentIds[$0] >= 0 }
-                out.append(CalibrationBatch(embeddings: generator.model.inputEmbeddings(input).detached(),
+                out.append(CalibrationBatch(stream: generator.model.inputEmbeddings(input).detached(),
                                             positions: input.positionIds, segmentIds: b.segmentIds, tokenRows: rows))
                 report.calibrationTokens += rows.count
             }
@@ -189,9 +200,9 @@ public enum ModelQuantization {
         return out
     }
 
-    /// H of every linear of one layer, from the LLM run on the calibration batches.
-    static func hessians(_ linears: [(String, Linear)], batches: [CalibrationBatch],
-                         llm: LanguageModel) throws -> [String: GPTQ] {
+    /// H of every linear of decoder layer `layer`, from that layer run on the calibration batches' streams.
+    static func hessians(_ linears: [(String, Linear)], layer: Int, batches: [CalibrationBatch],
+                         llm: LanguageModel) -> [String: GPTQ] {
         var gptq: [String: GPTQ] = [:]
         for (name, linear) in linears { gptq[name] = GPTQ(rows: linear.outFeatures, columns: linear.inFeatures) }
         var rows: [Int] = []
@@ -213,7 +224,7 @@ public enum ModelQuantization {
         noGrad {
             for b in batches {
                 rows = b.tokenRows
-                _ = llm.hiddenStates(embeddings: b.embeddings, positions: b.positions, segmentIds: b.segmentIds)
+                _ = llm.decoderLayer(layer, b.stream, positions: b.positions, segmentIds: b.segmentIds)
             }
         }
         return gptq
