@@ -30,6 +30,9 @@ public enum GGUFExport {
         return "wrote \(llmPath) (\(llm.tensors.count) tensors, \(type.name)"
             + (fallbacks > 0 && type != .f32 ? "; \(fallbacks) weights with rows not a multiple of 32 as F16" : "")
             + ") and \(visionPath) (\(vision.tensors.count) tensors)"
+            + (model.config.resampler.positionInValues
+               ? "\nwarning: this resampler adds the 2-D positions to its values too (resampler.position_in_values); "
+                 + "llama.cpp's adds them to the keys only, so its vision tokens will differ from this model's" : "")
     }
 
     /// llama.cpp's `general.file_type` for a file whose weights are mostly `type`.
