@@ -56,14 +56,19 @@ public struct QuantizationReport {
 ///
 /// GPTQ runs layer by layer, as in the paper: the calibration samples' input
 /// embeddings (vision tokens spliced in) are computed once; then each decoder
-/// layer runs on the residual stream of the layers before it (already quantized),
-/// every linear of the layer gathers H from its inputs (padding positions left
-/// out), the layer is quantized, and it runs once more, quantized, to give the
-/// next layer its inputs.
+/// layer runs on the residual stream of the layers before it (already quantized).
+/// Inside a layer the linears go in four stages, in the order the layer uses them
+/// (q/k/v, o, gate/up, down; "true sequential"): the layer runs on the calibration
+/// stream, the stage's linears gather H from their inputs (padding positions left
+/// out) and are quantized, so the next stage sees their quantized outputs. The
+/// quantized layer runs once more to give the next layer its inputs.
 public enum ModelQuantization {
     public static func run(checkpoint: String, calibration: String?, out: String,
                            options: QuantizationOptions) throws -> QuantizationReport {
         let settings = try QuantizationSettings(bits: options.bits, groupSize: options.groupSize)
+        if options.method == .gptq && calibration == nil {
+            throw UsageError("quantize", "GPTQ needs --calibration DATA (or --method rtn)")
+        }
         let source = try ModelStore.open(checkpoint)
         defer { source.close() }
         if try QuantizedWeights.readInfo(from: source) != nil {
@@ -79,8 +84,7 @@ public enum ModelQuantization {
 
         var batches: [CalibrationBatch] = []
         if options.method == .gptq {
-            guard let calibration else { throw UsageError("quantize", "GPTQ needs --calibration DATA (or --method rtn)") }
-            batches = try calibrationBatches(calibration, generator: generator, limit: options.samples, report: &report)
+            batches = try calibrationBatches(calibration!, generator: generator, limit: options.samples, report: &report)
             options.log("calibration: \(report.calibrationSamples) samples, \(report.calibrationTokens) tokens in \(batches.count) batches "
                         + "(\(String(format: "%.1f", Date().timeIntervalSince(start))) s)")
         }
@@ -89,32 +93,38 @@ public enum ModelQuantization {
         var errorSquares = 0.0, weightSquares = 0.0
         for (l, layer) in model.llm.model.layers.enumerated() {
             let linears = Self.linears(of: layer, index: l)
-            var results: [String: [Float]] = [:]
+            /// Puts Ŵ in place of W, counting the weights and their error.
+            func apply(_ name: String, _ linear: Linear, _ q: [Float]) {
+                let w = linear.weight.value.scalars
+                for k in w.indices { errorSquares += Double((w[k] - q[k]) * (w[k] - q[k])); weightSquares += Double(w[k] * w[k]) }
+                q.withUnsafeBufferPointer { linear.weight.assign($0) }
+                report.matrices += 1; report.quantizedParameters += w.count
+            }
             switch options.method {
             case .rtn:
                 for (name, linear) in linears {
                     let m = RoundToNearest.quantize(linear.weight.value.scalars, rows: linear.outFeatures,
                                                     columns: linear.inFeatures, settings: settings)
-                    matrices[name] = m; results[name] = m.dequantized()
+                    matrices[name] = m
+                    apply(name, linear, m.dequantized())
                 }
             case .gptq:
-                let gptq = hessians(linears, layer: l, batches: batches, llm: model.llm)
-                for (name, linear) in linears {
-                    let r = try gptq[name]!.quantize(linear.weight.value.scalars, settings: settings,
-                                                     actOrder: options.actOrder, blockSize: options.blockSize,
-                                                     relativeDampening: options.relativeDampening)
-                    matrices[name] = r.matrix; results[name] = r.weight
-                    report.deadColumns += r.deadColumns
-                    let diagonalMean = (0..<linear.inFeatures).reduce(Float(0)) { $0 + gptq[name]!.hessian[$1 * linear.inFeatures + $1] }
-                        / Float(linear.inFeatures)
-                    if r.dampening > options.relativeDampening * diagonalMean * 1.0001 { report.raisedDampening.append(name) }
+                // In the order the layer uses them: each stage's inputs come from the stages before, quantized.
+                for stage in [0..<3, 3..<4, 4..<6, 6..<7] {
+                    let part = Array(linears[stage])
+                    let gptq = hessians(part, layer: l, batches: batches, llm: model.llm)
+                    for (name, linear) in part {
+                        let h = gptq[name]!
+                        let r = try h.quantize(linear.weight.value.scalars, settings: settings, actOrder: options.actOrder,
+                                               blockSize: options.blockSize, relativeDampening: options.relativeDampening)
+                        matrices[name] = r.matrix
+                        report.deadColumns += r.deadColumns
+                        let n = linear.inFeatures
+                        let diagonalMean = (0..<n).reduce(Float(0)) { $0 + h.hessian[$1 * n + $1] } / Float(n)
+                        if r.dampening > options.relativeDampening * diagonalMean * 1.0001 { report.raisedDampening.append(name) }
+                        apply(name, linear, r.weight)
+                    }
                 }
-            }
-            for (name, linear) in linears {
-                let w = linear.weight.value.scalars, q = results[name]!
-                for k in w.indices { errorSquares += Double((w[k] - q[k]) * (w[k] - q[k])); weightSquares += Double(w[k] * w[k]) }
-                q.withUnsafeBufferPointer { linear.weight.assign($0) }
-                report.matrices += 1; report.quantizedParameters += w.count
             }
             // The next layer is measured on what this quantized layer gives.
             noGrad {
