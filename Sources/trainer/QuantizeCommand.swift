@@ -18,7 +18,7 @@ struct Quantize: ParsableCommand {
     var groupSize: Int = 128
     @Flag(name: .customLong("act-order"), help: "GPTQ: quantize the columns with the largest Hessian diagonal first.")
     var actOrder = false
-    @Option(help: "gptq or rtn (round-to-nearest).")
+    @Option(help: "gptq, rtn (round-to-nearest), or q4_0 / q8_0 (llama.cpp's GGUF blocks of 32, for comparison).")
     var method: String = "gptq"
     @Option(help: "Calibration samples (the first ones of the file).")
     var samples: Int = 128
@@ -27,7 +27,7 @@ struct Quantize: ParsableCommand {
 
     func validate() throws {
         guard QuantizationMethod(rawValue: method) != nil else {
-            throw ValidationError("--method must be gptq or rtn, got '\(method)'")
+            throw ValidationError("--method must be gptq, rtn, q4_0 or q8_0, got '\(method)'")
         }
         if samples < 1 { throw ValidationError("--samples must be at least 1") }
     }
@@ -38,6 +38,7 @@ struct Quantize: ParsableCommand {
         o.method = QuantizationMethod(rawValue: method)!; o.samples = samples
         o.log = { print($0) }
         let r = try ModelQuantization.run(checkpoint: checkpoint, calibration: calibration, out: out, options: o)
-        print("\(method) \(bits)-bit, group \(groupSize)\(actOrder ? ", act-order" : ""): \(r.summary) → \(out)")
+        let grid = o.method.blockType == nil ? "\(bits)-bit, group \(groupSize)\(actOrder ? ", act-order" : "")" : "blocks of 32"
+        print("\(method) \(grid): \(r.summary) → \(out)")
     }
 }

@@ -129,6 +129,17 @@ final class GPTQTests: XCTestCase {
         }
     }
 
+    func testGGMLBlockRoundingHoldsWhatTheGGUFBlocksDecodeTo() {
+        let (rows, columns) = (3, 96)
+        var w = Self.weights(rows: rows, columns: columns, seed: 21)
+        w[7] = 0.9; w[100] = -0.8; for k in 130..<162 { w[k] = 0 }       // large values of both signs, a zero block
+        for type in [GGMLType.q4_0, .q8_0] {
+            let m = GGMLBlockRounding.quantize(w, rows: rows, columns: columns, type: type)
+            XCTAssertEqual(m.groups, 3)
+            XCTAssertEqual(m.dequantized(), type.decode(type.encode(w)[...], count: w.count), type.name)
+        }
+    }
+
     func testSettingsRefuseOtherBitsAndEmptyGroups() {
         XCTAssertThrowsError(try QuantizationSettings(bits: 3, groupSize: 128)) { XCTAssertTrue("\($0)".contains("4 or 8"), "\($0)") }
         XCTAssertThrowsError(try QuantizationSettings(bits: 4, groupSize: 0)) { XCTAssertTrue("\($0)".contains("group-size"), "\($0)") }

@@ -74,3 +74,37 @@ public enum RoundToNearest {
                                groupIndex: (0..<columns).map { Int32($0 / gs) })
     }
 }
+
+/// llama.cpp's Q4_0 and Q8_0 rounding (`GGMLType`), held in `QuantizedMatrix` form so
+/// that `trainer eval` measures exactly what those GGUF blocks give: groups of 32,
+/// Q4_0 as scale d (the f16 block scale, negative when the block's largest value is
+/// positive), zero 8, codes 0…15; Q8_0 as scale d, zero 128, codes q + 128.
+public enum GGMLBlockRounding {
+    /// weight [rows, columns] row-major; `columns` must be whole blocks of 32.
+    public static func quantize(_ weight: [Float], rows: Int, columns: Int, type: GGMLType) -> QuantizedMatrix {
+        precondition(columns % GGMLType.blockValues == 0 && (type == .q4_0 || type == .q8_0))
+        let groups = columns / 32, bytesPerBlock = type.block.bytes
+        var q = [UInt8](repeating: 0, count: rows * columns), scales = [Float](repeating: 0, count: rows * groups)
+        for r in 0..<rows {
+            let bytes = type.encode(Array(weight[(r * columns)..<((r + 1) * columns)]))
+            for g in 0..<groups {
+                let p = g * bytesPerBlock
+                scales[r * groups + g] = Float(Float16(bitPattern: UInt16(bytes[p]) | UInt16(bytes[p + 1]) << 8))
+                for j in 0..<32 {
+                    let c = r * columns + g * 32 + j
+                    if type == .q8_0 {
+                        q[c] = UInt8(Int(Int8(bitPattern: bytes[p + 2 + j])) + 128)
+                    } else {
+                        let b = bytes[p + 2 + j % 16]
+                        q[c] = j < 16 ? b & 0x0F : b >> 4
+                    }
+                }
+            }
+        }
+        let bits = type == .q4_0 ? 4 : 8
+        return QuantizedMatrix(rows: rows, columns: columns, bits: bits, groups: groups,
+                               codes: QuantizedMatrix.pack(q, rows: rows, columns: columns, bits: bits), scales: scales,
+                               zeros: [UInt8](repeating: type == .q4_0 ? 8 : 128, count: rows * groups),
+                               groupIndex: (0..<columns).map { Int32($0 / 32) })
+    }
+}

@@ -10,6 +10,13 @@ public enum QuantizationMethod: String, CaseIterable {
     case gptq
     /// Round-to-nearest, the baseline.
     case rtn
+    /// llama.cpp's GGUF block roundings (groups of 32; `--bits` and `--group-size` do not apply):
+    /// what a Q4_0 or Q8_0 file holds for these weights. Weights whose rows are not whole
+    /// blocks stay float32, as the GGUF export writes them F16.
+    case q4_0
+    case q8_0
+
+    public var blockType: GGMLType? { self == .q4_0 ? .q4_0 : self == .q8_0 ? .q8_0 : nil }
 }
 
 public struct QuantizationOptions {
@@ -108,6 +115,13 @@ public enum ModelQuantization {
                     matrices[name] = m
                     apply(name, linear, m.dequantized())
                 }
+            case .q4_0, .q8_0:
+                for (name, linear) in linears where linear.inFeatures % GGMLType.blockValues == 0 {
+                    let m = GGMLBlockRounding.quantize(linear.weight.value.scalars, rows: linear.outFeatures,
+                                                      columns: linear.inFeatures, type: options.method.blockType!)
+                    matrices[name] = m
+                    apply(name, linear, m.dequantized())
+                }
             case .gptq:
                 // In the order the layer uses them: each stage's inputs come from the stages before, quantized.
                 for stage in [0..<3, 3..<4, 4..<6, 6..<7] {
@@ -139,7 +153,9 @@ public enum ModelQuantization {
         report.relativeError = weightSquares > 0 ? (errorSquares / weightSquares).squareRoot() : 0
         report.floatParameters = model.parameterCount - report.quantizedParameters
 
-        let info = QuantizationInfo(method: options.method.rawValue, bits: settings.bits, groupSize: settings.groupSize,
+        let blocks = options.method.blockType
+        let info = QuantizationInfo(method: options.method.rawValue, bits: blocks.map { $0 == .q4_0 ? 4 : 8 } ?? settings.bits,
+                                    groupSize: blocks == nil ? settings.groupSize : GGMLType.blockValues,
                                     actOrder: options.method == .gptq && options.actOrder,
                                     calibrationSamples: report.calibrationSamples,
                                     calibrationTokens: report.calibrationTokens, source: checkpoint)
