@@ -17,7 +17,7 @@ export OPENBLAS_CORETYPE ?= SkylakeX
 endif
 export TRAINER_REFERENCE_DIR ?= $(abspath ../shared/reference)
 
-.PHONY: all setup deps build test parity fuzz run world chain results bench clean
+.PHONY: all setup deps build test parity fuzz run world chain results bench verify-gguf clean
 
 all: build
 
@@ -82,6 +82,20 @@ bench: build
 	b=json.loads(open('/tmp/torch-bench.txt').read().strip().splitlines()[-1]); \
 	print('tokens/s: trainer %.0f, PyTorch %.0f, ratio %.2fx; peak RSS %.0f vs %.0f MB' % (a['tokens_per_s'], b['tokens_per_s'], a['tokens_per_s']/b['tokens_per_s'], a['peak_rss_mb'], b['peak_rss_mb']))"; \
 	else echo "(PyTorch not installed: skipping bench/torch_reference.py)"; fi
+
+# Optional, needs Python: exports CHECKPOINT as GGUF (F32, Q8_0, Q4_0 and the mmproj file),
+# reads the files back with llama.cpp's `gguf` package (installed with pip when missing), and
+# compares greedy tokens computed from the F32 file in numpy with `trainer generate`.
+CHECKPOINT ?= Checkpoints/sft/latest.h5
+GGUF_DIR   ?= Checkpoints/gguf
+TOKENIZER  ?= Data/tokenizer.json
+verify-gguf: build
+	@python3 -c "import gguf" 2>/dev/null || python3 -m pip install -q gguf
+	for t in f32 q8_0 q4_0; do $(TRAINER) export --checkpoint $(CHECKPOINT) --gguf $(GGUF_DIR) --type $$t || exit 1; done
+	python3 scripts/verify_gguf.py $(GGUF_DIR)
+	@if python3 -c "import tokenizers" 2>/dev/null; then \
+	  python3 scripts/gguf_generate.py $(GGUF_DIR)/model-f32.gguf $(TOKENIZER) $(TRAINER) $(CHECKPOINT); \
+	else echo "(Hugging Face tokenizers not installed: skipping scripts/gguf_generate.py)"; fi
 
 clean:
 	rm -rf .build

@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "Communication", dependencies: ["Core", "CMPI"], swiftSettings: fast),
         .target(
             name: "Training",
-            dependencies: ["Autograd", "NN", "Models", "Tokenizers", "Datasets", "SyntheticWorld", "Optimizers", "Checkpointing", "Communication", "Yams"],
+            dependencies: ["Autograd", "NN", "Models", "Tokenizers", "Datasets", "SyntheticWorld", "Optimizers", "Checkpointing", "Communication", "COpenBLAS", "Yams"],
             swiftSettings: fast),
         .executableTarget(
             name: "trainer",

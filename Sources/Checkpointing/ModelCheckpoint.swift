@@ -30,12 +30,19 @@ public func loadModelConfigJSON(from file: HDF5File) throws -> String {
     try file.readString(ModelCheckpoint.configDataset)
 }
 
-/// All `/model/*` datasets by name.
+/// All `/model/*` datasets by name, and the weights of `/quantized/*` (a
+/// quantized checkpoint) dequantized to float32.
 public func readModelTensors(from file: HDF5File) throws -> [String: NamedArray] {
     var out: [String: NamedArray] = [:]
     for name in try file.members(of: ModelCheckpoint.modelGroup) {
         let (values, shape) = try file.readFloats("\(ModelCheckpoint.modelGroup)/\(name)")
         out[name] = NamedArray(shape: shape, values: values)
+    }
+    for (name, m) in try QuantizedWeights.read(from: file) {
+        guard out[name] == nil else {
+            throw CheckpointError(file: file.path, message: "'\(name)' is both under /model and /quantized")
+        }
+        out[name] = NamedArray(shape: [m.rows, m.columns], values: m.dequantized())
     }
     return out
 }

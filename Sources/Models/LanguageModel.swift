@@ -135,6 +135,13 @@ public final class LanguageModel: Module {
         })
     }
 
+    /// The residual stream after decoder layer `index` alone, from the stream before
+    /// it (h [B, T, D]); for work that goes layer by layer (post-training quantization).
+    public func decoderLayer(_ index: Int, _ h: Tensor, positions: [Int32], segmentIds: [Int32]?) -> Tensor {
+        model.layers[index](h, mask: AttentionMask(causal: true, segmentIds: segmentIds), rotary: rotary,
+                            positions: positions, residualScale: config.residualScale, cache: nil)
+    }
+
     /// The residual stream after the first `layers` decoder layers (shapes
     /// checked), and the attention mask they used.
     private func stream(_ embeddings: Tensor, layers: Int, positions: [Int32], segmentIds: [Int32]?,

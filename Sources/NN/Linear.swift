@@ -16,6 +16,9 @@ public final class Linear: Module {
     public internal(set) var loraScaling: Float = 0
     /// Dropout on the adapter's input while a training step draws masks (`LoRADropout`).
     var loraDropout: (p: Float, masks: LoRADropout, layer: String)? = nil
+    /// Called with every input before the product (nil: nothing is called).
+    /// Post-training quantization collects the layer's inputs through it.
+    public var inputObserver: ((Tensor) -> Void)?
 
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true,
                 weightInit: Initializer = .normal(std: 0.02), biasInit: Initializer = .zeros) {
@@ -27,6 +30,7 @@ public final class Linear: Module {
 
     /// x [..., in] → [..., out]
     public func callAsFunction(_ x: Tensor) -> Tensor {
+        inputObserver?(x)
         let y = weight.bf16.map { linear(x, $0, bias?.value) } ?? linear(x, weight.value, bias?.value)
         guard let loraA, let loraB else { return y }
         var input = x

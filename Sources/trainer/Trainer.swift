@@ -15,6 +15,7 @@ struct Trainer: ParsableCommand {
             TokenizerCommand.self,
             Import.self,
             Export.self,
+            Quantize.self,
             Run.self,
             Generate.self,
             Eval.self,

@@ -197,5 +197,11 @@ final class LoRATests: XCTestCase {
         XCTAssertTrue(error("  dropout: 1\n").contains("must lie in [0, 1)"))
         XCTAssertTrue(error("  rnak: 4\n").contains("unknown key"))
         XCTAssertEqual(error("  targets: all-linear\n  full: []\n"), "no error")
+        // Adapters need a base to adapt.
+        let noBase = E2E.captionRecipe(name: "y", dir: dir, steps: 2)
+            .replacingOccurrences(of: "train: [vpm, resampler, llm]\n", with: "lora:\n  rank: 4\n")
+        XCTAssertThrowsError(try E2E.recipe(noBase, in: dir)) { e in
+            XCTAssertTrue("\(e)".contains("adapts a base model"), "\(e)")
+        }
     }
 }

@@ -83,13 +83,15 @@ public enum TrainingBenchmark {
                 RunSetup.applyTrainable([], lora: lora, to: model)
             }
         }
-        // The plan, from the shapes alone, before anything is allocated.
-        let shapes = MiniCPMV(config: preset.config, seed: 0, initialize: false)
-        prepare(shapes)
-        let plan = MemoryPlan(model: shapes, narrowed: narrowed.map { Set(shapes.bf16EligiblePaths().filter($0)) } ?? [],
+        // The plan, from the shapes alone (a model whose weights are never written), before anything is allocated.
+        let plan: MemoryPlan = {
+            let shapes = MiniCPMV(config: preset.config, seed: 0, initialize: false)
+            prepare(shapes)
+            return MemoryPlan(model: shapes, narrowed: narrowed.map { Set(shapes.bf16EligiblePaths().filter($0)) } ?? [],
                               tokens: preset.tokenCount, labelled: preset.tokenCount - preset.imageCount * preset.config.queryNum,
                               samples: preset.rows * preset.samplesPerRow, slices: preset.imageCount,
                               patchesPerSlice: preset.patchesPerSide * preset.patchesPerSide, recompute: recompute)
+        }()
         log("memory: " + plan.summary)
         if let available = MemoryPlan.availableBytes(), plan.totalBytes > available {
             throw UsageError("benchmark", String(format: "the step needs about %.1f GB but %.1f GB are available; ", plan.totalBytes / 1e9, available / 1e9)
