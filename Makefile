@@ -96,6 +96,9 @@ verify-gguf: build
 	@if python3 -c "import tokenizers" 2>/dev/null; then \
 	  python3 scripts/gguf_generate.py $(GGUF_DIR)/model-f32.gguf $(TOKENIZER) $(TRAINER) $(CHECKPOINT); \
 	else echo "(Hugging Face tokenizers not installed: skipping scripts/gguf_generate.py)"; fi
+	@if [ -n "$(LLAMA_SIMPLE)" ]; then \
+	  python3 scripts/llamacpp_generate.py $(LLAMA_SIMPLE) $(GGUF_DIR)/model-f32.gguf $(TRAINER) $(CHECKPOINT); \
+	else echo "(LLAMA_SIMPLE=path/to/llama.cpp/build/bin/llama-simple not given: skipping the comparison with llama.cpp)"; fi
 
 clean:
 	rm -rf .build
