@@ -46,10 +46,9 @@ public final class LoRADropout {
 
     func mask(layer: String, input x: Tensor) -> RNG? {
         guard let key else { return nil }
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        let p = UnsafeRawPointer(x.pointer).assumingMemoryBound(to: UInt32.self)
-        for i in 0..<x.count { h = (h ^ UInt64(p[i])) &* 0x0000_0100_0000_01B3 }
-        return key.derived(layer).derived(String(h, radix: 16))
+        var h = FNV1a()
+        for i in 0..<x.count { h.add(UInt64(x.pointer[i].bitPattern)) }
+        return key.derived(layer).derived(String(h.value, radix: 16))
     }
 }
 

@@ -21,7 +21,7 @@ struct Quantize: ParsableCommand {
     @Option(help: "gptq, rtn (round-to-nearest), or q4_0 / q8_0 (llama.cpp's GGUF blocks of 32, for comparison).")
     var method: String = "gptq"
     @Option(help: "Calibration samples (the first ones of the file).")
-    var samples: Int = 128
+    var samples: Int = 256
     @Option(help: "The quantized checkpoint to write.")
     var out: String
 

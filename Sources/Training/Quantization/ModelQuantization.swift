@@ -25,7 +25,7 @@ public struct QuantizationOptions {
     public var actOrder = false
     public var method = QuantizationMethod.gptq
     /// Calibration records used (the first ones of the file).
-    public var samples = 128
+    public var samples = 256
     public var blockSize = 128
     public var relativeDampening: Float = 0.01
     public var log: (String) -> Void = { _ in }
