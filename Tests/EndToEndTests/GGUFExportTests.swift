@@ -20,7 +20,9 @@ final class GGUFExportTests: XCTestCase {
 
         for type in [GGMLType.f32, .q8_0] {
             let out = dir.appendingPathComponent("gguf-\(type.name)").path
-            _ = try GGUFExport.run(checkpoint: checkpoint, directory: out, type: type)
+            let report = try GGUFExport.run(checkpoint: checkpoint, directory: out, type: type)
+            // The micro preset's position table is 16 × 16 (224 px), not llama.cpp's 70 × 70: said.
+            XCTAssertTrue(report.contains("position table is 16 × 16"), report)
             let llm = try GGUFFile(contentsOf: out + "/model-\(type.name.lowercased()).gguf")
             XCTAssertEqual(llm["general.architecture"], .string("qwen2"))
             XCTAssertEqual(llm["qwen2.block_count"], .uint32(UInt32(c.llm.numHiddenLayers)))

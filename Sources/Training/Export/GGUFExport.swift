@@ -33,7 +33,17 @@ public enum GGUFExport {
             + (model.config.resampler.positionInValues
                ? "\nwarning: this resampler adds the 2-D positions to its values too (resampler.position_in_values); "
                  + "llama.cpp's adds them to the keys only, so its vision tokens will differ from this model's" : "")
+            + (positionSide(model) != llamaPositionSide
+               ? "\nwarning: this vision tower's position table is \(positionSide(model)) × \(positionSide(model)); llama.cpp's "
+                 + "MiniCPM-V encoder buckets positions into \(llamaPositionSide) × \(llamaPositionSide) (the real models' table), "
+                 + "so it reads outside this table and stops (measured with llama-mtmd-cli); the LLM file is not affected" : "")
     }
+
+    /// The side of the position grid llama.cpp's MiniCPM-V encoder assumes (980 px / 14).
+    static let llamaPositionSide = 70
+
+    /// The side of a vision tower's position table (its image size in patches).
+    static func positionSide(_ model: MiniCPMV) -> Int { model.config.vision.imageSize / model.config.vision.patchSize }
 
     /// llama.cpp's `general.file_type` for a file whose weights are mostly `type`.
     static func fileType(_ type: GGMLType) -> UInt32 {
