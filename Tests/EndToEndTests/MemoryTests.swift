@@ -116,3 +116,22 @@ final class FrozenBF16Tests: XCTestCase {
                                      resumedDir.appendingPathComponent("ckpt/step-000004.h5").path)
     }
 }
+
+/// The run header plans the first phase's memory before training.
+final class RunMemoryPlanTests: XCTestCase {
+    func testHeaderPrintsThePlan() throws {
+        let dir = E2E.scratch("memory-plan")
+        let recipe = try E2E.recipe(E2E.captionRecipe(name: "plan", dir: dir, steps: 2), in: dir)
+        var lines: [String] = []
+        var options = E2E.quiet(RunOptions())
+        options.log = { lines.append($0) }
+        _ = try TrainingRun(recipe: recipe, options: options).run()
+        let plan = try XCTUnwrap(lines.first { $0.hasPrefix("memory: estimated peak ") }, "\(lines)")
+        let amount = plan.dropFirst("memory: estimated peak ".count).prefix { $0 != ":" }      // "35 MB"
+        let parts = amount.split(separator: " ")
+        XCTAssertEqual(parts.count, 2, plan)
+        XCTAssertGreaterThan(Double(parts.first ?? "") ?? 0, 0, plan)
+        XCTAssertTrue(["MB", "GB"].contains(String(parts.last ?? "")), plan)
+        XCTAssertTrue(plan.contains("activations"), plan)
+    }
+}

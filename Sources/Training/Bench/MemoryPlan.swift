@@ -55,10 +55,13 @@ public struct MemoryPlan {
         poolBytes = min(Double(StoragePool.limitBytes), activationBytes)
     }
 
-    /// "estimated peak 21.3 GB: weights 16.1, gradients and moments 1.8, activations 2.1, pool 1.3".
+    /// "estimated peak 21.6 GB: weights 16.5 GB, gradients and moments 1.3 GB, activations 3.3 GB, buffer pool up to 512 MB".
     public var summary: String {
-        String(format: "estimated peak %.1f GB: weights %.1f, gradients and moments %.1f, activations %.1f, buffer pool up to %.1f",
-               totalBytes / 1e9, weightBytes / 1e9, trainingStateBytes / 1e9, activationBytes / 1e9, poolBytes / 1e9)
+        func amount(_ bytes: Double) -> String {
+            bytes >= 1e9 ? String(format: "%.1f GB", bytes / 1e9) : String(format: "%.0f MB", bytes / 1e6)
+        }
+        return "estimated peak \(amount(totalBytes)): weights \(amount(weightBytes)), gradients and moments "
+            + "\(amount(trainingStateBytes)), activations \(amount(activationBytes)), buffer pool up to \(amount(poolBytes))"
     }
 
     /// Memory the kernel says is available (MemAvailable), nil where /proc is missing.

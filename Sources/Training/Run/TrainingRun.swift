@@ -260,10 +260,32 @@ public final class TrainingRun {
         log(String(format: "parameters: %@ in all; %@ trainable (%@), %@ frozen in the first phase",
                    formatCount(counts.trainable + counts.frozen), formatCount(counts.trainable),
                    trainsDescription(recipe.phases[0].trainable), formatCount(counts.frozen)))
+        logMemoryPlan()
         let o = recipe.optimizer
         log(String(format: "optimizer: AdamW lr %.2e, betas (%.2f, %.3f), weight decay %.2f, clip %@, accumulation %d",
                    o.lr, o.beta1, o.beta2, o.weightDecay, o.clip.map { String(format: "%.2f", $0) } ?? "off", o.accumulation))
         log("checkpoints: \(directory.path) (every \(recipe.checkpoint.every > 0 ? "\(recipe.checkpoint.every) steps" : "phase end"), keep \(directory.keep))")
+    }
+}
+
+extension TrainingRun {
+    /// The first phase's memory plan (`MemoryPlan`: an upper bound, for rows full of
+    /// image slices), and a warning when it is more than the memory available.
+    func logMemoryPlan() {
+        let data = recipe.phases[0].data, c = model.config
+        let tokens = data.rows * data.maxLength
+        let side = (data.resolution ?? data.scaleResolution) / c.vision.patchSize
+        let narrowed = recipe.frozenInBF16
+            ? Set(model.bf16EligiblePaths().filter { model.parameter(at: $0)?.isTrainable == false }) : []
+        let plan = MemoryPlan(model: model, narrowed: narrowed, tokens: tokens, labelled: tokens, samples: data.rows,
+                              slices: data.rows * max(1, data.maxLength / (c.queryNum + 2)),
+                              patchesPerSlice: side * side, recompute: recipe.recomputeLayers)
+        options.log("memory: " + plan.summary)
+        if let available = MemoryPlan.availableBytes(), plan.totalBytes > available {
+            options.log(String(format: "warning: the plan is more than the %.1f GB available; what helps: ", available / 1e9)
+                        + "`lora:` (adapters instead of whole modules), `memory.frozen: bf16`, `memory.recompute: layers`, "
+                        + "fewer `data.rows` or a shorter `data.max_length`, TRAINER_POOL_MB")
+        }
     }
 }
 
