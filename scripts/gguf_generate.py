@@ -97,6 +97,25 @@ def forward(hp, w, ids):
     return y @ w.get("output.weight", w["token_embd.weight"]).T
 
 
+def chatml(question):
+    return f"<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n"
+
+
+def compare(answer, trainer, checkpoint, n, who):
+    """Prints, for each prompt, `answer(prompt)` beside `trainer generate --max-tokens n`; exits 1 when any differs."""
+    same = 0
+    for p in PROMPTS:
+        theirs = answer(p)
+        ours = subprocess.run([trainer, "generate", "--checkpoint", checkpoint, "--prompt", p, "--max-tokens", str(n)],
+                              capture_output=True, text=True, check=True).stdout.rstrip("\n")
+        ok = ours == theirs
+        same += ok
+        print(("same " if ok else "DIFF ") + repr(p) + ": " + repr(theirs) + ("" if ok else "  vs trainer " + repr(ours)))
+    print(f"{who}: greedy {n} tokens equal trainer generate on {same}/{len(PROMPTS)} prompts")
+    if same != len(PROMPTS):
+        sys.exit(1)
+
+
 def main():
     if len(sys.argv) < 5:
         sys.exit(__doc__)
@@ -105,24 +124,18 @@ def main():
     hp, eos, w = load(model)
     tok = Tokenizer.from_file(tok_path)
     stop = {eos} | {tok.token_to_id(s) for s in ["<|endoftext|>", "<|im_end|>"] if tok.token_to_id(s) is not None}
-    same = 0
-    for p in PROMPTS:
-        ids = tok.encode(f"<|im_start|>user\n{p}<|im_end|>\n<|im_start|>assistant\n", add_special_tokens=False).ids
+
+    def answer(p):
+        ids = tok.encode(chatml(p), add_special_tokens=False).ids
         out = []
         for _ in range(n):
             nxt = int(np.argmax(forward(hp, w, ids + out)))
             if nxt in stop:
                 break
             out.append(nxt)
-        ours = tok.decode(out, skip_special_tokens=False)
-        theirs = subprocess.run([trainer, "generate", "--checkpoint", checkpoint, "--prompt", p, "--max-tokens", str(n)],
-                                capture_output=True, text=True, check=True).stdout.rstrip("\n")
-        ok = ours == theirs
-        same += ok
-        print(("same " if ok else "DIFF ") + repr(p) + ": " + repr(ours) + ("" if ok else "  vs trainer " + repr(theirs)))
-    print(f"greedy {n} tokens from the GGUF file equal trainer generate on {same}/{len(PROMPTS)} prompts")
-    if same != len(PROMPTS):
-        sys.exit(1)
+        return tok.decode(out, skip_special_tokens=False)
+
+    compare(answer, trainer, checkpoint, n, "the GGUF file (numpy)")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ tokens), and its continuation is compared with what `trainer generate
 import subprocess
 import sys
 
-from gguf_generate import PROMPTS
+from gguf_generate import chatml, compare
 
 STOPS = ["<|im_end|>", "<|endoftext|>"]
 
@@ -23,23 +23,18 @@ def main():
         sys.exit(__doc__)
     simple, model, trainer, checkpoint = sys.argv[1:5]
     n = int(sys.argv[sys.argv.index("--tokens") + 1]) if "--tokens" in sys.argv else 32
-    same = 0
-    for p in PROMPTS:
-        prompt = f"<|im_start|>user\n{p}<|im_end|>\n<|im_start|>assistant\n"
+
+    def answer(p):
+        prompt = chatml(p)
         out = subprocess.run([simple, "-m", model, "-n", str(n), prompt], capture_output=True, text=True, check=True).stdout
         if not out.startswith(prompt):
             sys.exit(f"llama-simple did not echo the prompt as given (tokenizer mismatch?): {out[:200]!r}")
         theirs = out[len(prompt):].rstrip("\n")
         for s in STOPS:
             theirs = theirs.split(s)[0]
-        ours = subprocess.run([trainer, "generate", "--checkpoint", checkpoint, "--prompt", p, "--max-tokens", str(n)],
-                              capture_output=True, text=True, check=True).stdout.rstrip("\n")
-        ok = ours == theirs
-        same += ok
-        print(("same " if ok else "DIFF ") + repr(p) + ": " + repr(theirs) + ("" if ok else "  vs trainer " + repr(ours)))
-    print(f"llama.cpp: greedy {n} tokens equal trainer generate on {same}/{len(PROMPTS)} prompts")
-    if same != len(PROMPTS):
-        sys.exit(1)
+        return theirs
+
+    compare(answer, trainer, checkpoint, n, "llama.cpp")
 
 
 if __name__ == "__main__":

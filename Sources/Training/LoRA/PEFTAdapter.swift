@@ -23,9 +23,12 @@ public enum PEFTAdapter {
         let stored = try LoRARun.stored(in: file)
         var tensors: [String: NamedArray] = [:]
         for (name, t) in try readModelTensors(from: file) { tensors[prefix + name] = t }
-        var base = "trainer"
-        if case .checkpoint(let p) = try LoRARun.base(of: file) { base = p }
-        if case .huggingFace(let dirs) = try LoRARun.base(of: file) { base = dirs.joined(separator: " + ") }
+        let base: String
+        switch try LoRARun.base(of: file) {
+        case .checkpoint(let p): base = p
+        case .huggingFace(let dirs): base = dirs.joined(separator: " + ")
+        case .random: base = "trainer"
+        }
         let config: [String: Any] = [
             "peft_type": "LORA", "task_type": NSNull(), "base_model_name_or_path": base,
             "r": stored.config.rank, "lora_alpha": stored.config.alpha, "lora_dropout": stored.config.dropout,
@@ -73,7 +76,7 @@ public enum PEFTAdapter {
             tensors[name.hasPrefix(prefix) ? String(name.dropFirst(prefix.count)) : name] = t
         }
         // The layers are the ones the file holds adapters for.
-        let layers = Set(tensors.keys.filter { $0.hasSuffix(".lora_A.weight") }.map { String($0.dropLast(".lora_A.weight".count)) })
+        let layers = adaptedLayers(tensors)
         guard !layers.isEmpty else { throw CheckpointError(file: weightsPath, message: "holds no lora_A tensors") }
         let targets = layers.sorted().map { NSRegularExpression.escapedPattern(for: $0) }.joined(separator: "|")
         let config = LoRAConfig(rank: rank, alpha: effectiveAlpha, dropout: (json["lora_dropout"] as? NSNumber)?.doubleValue ?? 0,
@@ -85,16 +88,18 @@ public enum PEFTAdapter {
     /// layers) and the modules it trained in full.
     public static func fold(_ directory: String, into model: MiniCPMV) throws {
         let (config, tensors) = try read(directory)
-        let layers = LoRA.attach(config, to: model, rng: RNG(seed: 0))
-        let expected = Set(tensors.keys.filter { $0.hasSuffix(".lora_A.weight") }).count
-        guard layers.count == expected else {
-            let missing = Set(tensors.keys.filter { $0.hasSuffix(".lora_A.weight") }
-                .map { String($0.dropLast(".lora_A.weight".count)) }).subtracting(layers)
+        let missing = adaptedLayers(tensors).subtracting(LoRA.attach(config, to: model, rng: RNG(seed: 0)))
+        guard missing.isEmpty else {
             throw CheckpointError(file: directory, message: "adapts layers the model does not have: "
                                   + missing.sorted().prefix(3).joined(separator: ", "))
         }
         let untouched = model.namedParameters().map(\.path).filter { tensors[$0] == nil }
         try ModelWeights.load(tensors, into: model, allowMissing: untouched, source: directory)
         LoRA.merge(model)
+    }
+
+    /// The layers a PEFT tensor set holds adapters for (`<layer>.lora_A.weight`).
+    static func adaptedLayers(_ tensors: [String: NamedArray]) -> Set<String> {
+        Set(tensors.keys.filter { $0.hasSuffix(".lora_A.weight") }.map { String($0.dropLast(".lora_A.weight".count)) })
     }
 }

@@ -275,8 +275,8 @@ extension TrainingRun {
         let data = recipe.phases[0].data, c = model.config
         let tokens = data.rows * data.maxLength
         let side = (data.resolution ?? data.scaleResolution) / c.vision.patchSize
-        let narrowed = recipe.frozenInBF16
-            ? Set(model.bf16EligiblePaths().filter { model.parameter(at: $0)?.isTrainable == false }) : []
+        let frozen = Set(model.namedParameters().filter { !$0.parameter.isTrainable }.map(\.path))
+        let narrowed = recipe.frozenInBF16 ? frozen.intersection(model.bf16EligiblePaths()) : []
         let plan = MemoryPlan(model: model, narrowed: narrowed, tokens: tokens, labelled: tokens, samples: data.rows,
                               slices: data.rows * max(1, data.maxLength / (c.queryNum + 2)),
                               patchesPerSlice: side * side, recompute: recipe.recomputeLayers)
