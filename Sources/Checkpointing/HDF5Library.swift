@@ -24,6 +24,9 @@ final class HDF5Library {
     let fileFloat32: hid_t
     let fileInt64: hid_t
     let fileUInt8: hid_t
+    /// bfloat16: float32's sign and exponent with 7 mantissa bits, in 2 bytes
+    /// (h5py reads it with `.astype("f4")`).
+    let fileBFloat16: hid_t
     // Property-list classes.
     let linkCreateClass: hid_t
     let fileAccessClass: hid_t
@@ -48,6 +51,11 @@ final class HDF5Library {
         fileFloat32 = H5T_IEEE_F32LE_g
         fileInt64 = H5T_STD_I64LE_g
         fileUInt8 = H5T_STD_U8LE_g
+        fileBFloat16 = H5Tcopy(H5T_IEEE_F32LE_g)
+        _ = H5Tset_fields(fileBFloat16, 15, 7, 8, 0, 7)
+        _ = H5Tset_precision(fileBFloat16, 16)
+        _ = H5Tset_size(fileBFloat16, 2)
+        _ = H5Tset_ebias(fileBFloat16, 127)
         linkCreateClass = H5P_CLS_LINK_CREATE_ID_g
         fileAccessClass = H5P_CLS_FILE_ACCESS_ID_g
     }

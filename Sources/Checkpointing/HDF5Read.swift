@@ -6,8 +6,26 @@ import CHDF5
 
 extension HDF5File {
     /// Reads any integer or floating-point dataset, converted to Float32.
+    /// (bfloat16 datasets are widened here, bit for bit, rather than by libhdf5's
+    /// general float conversion.)
     public func readFloats(_ dataset: String) throws -> (values: [Float], shape: [Int]) {
-        try readNumeric(dataset, memType: lib.nativeFloat, allowFloat: true, expected: "numbers")
+        if try isBFloat16(dataset) {
+            let (bits, shape): ([UInt16], [Int]) = try readNumeric(dataset, memType: lib.fileBFloat16, allowFloat: true,
+                                                                   expected: "numbers")
+            return (bits.map { Float(bitPattern: UInt32($0) << 16) }, shape)
+        }
+        return try readNumeric(dataset, memType: lib.nativeFloat, allowFloat: true, expected: "numbers")
+    }
+
+    /// Whether a dataset holds bfloat16 values (as `write(_:bfloat16:shape:)` stores them).
+    public func isBFloat16(_ dataset: String) throws -> Bool {
+        try lib.locked {
+            let did = try openObject(dataset, kind: H5I_DATASET, kindName: "dataset")
+            defer { did.close() }
+            let type = HDF5Handle(id: H5Dget_type(did.id))
+            defer { type.close() }
+            return H5Tequal(type.id, lib.fileBFloat16) > 0
+        }
     }
 
     /// Reads any integer dataset, converted to Int64.

@@ -9,6 +9,12 @@ extension HDF5File {
                          fileType: lib.fileFloat32, memType: lib.nativeFloat)
     }
 
+    /// Writes bfloat16 values (their bit patterns) as a 2-byte float dataset.
+    public func write(_ dataset: String, bfloat16 bits: [UInt16], shape: [Int]) throws {
+        try writeNumeric(dataset, values: bits, shape: shape,
+                         fileType: lib.fileBFloat16, memType: lib.fileBFloat16)
+    }
+
     public func write(_ dataset: String, int64s: [Int64], shape: [Int]) throws {
         try writeNumeric(dataset, values: int64s, shape: shape,
                          fileType: lib.fileInt64, memType: lib.nativeInt64)

@@ -11,16 +11,34 @@ public enum ModelCheckpoint {
     public static let configDataset = "config"
 }
 
-/// Writes every parameter of `model` under `/model/` and `config` (JSON) at `/config`.
-public func saveModel<C: Encodable>(_ model: Module, config: C, to file: HDF5File) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    try saveModel(model, configJSON: String(decoding: try encoder.encode(config), as: UTF8.self), to: file)
+/// How a checkpoint stores the model's values: float32, or bfloat16 (half the
+/// size; every reader widens it back to float32).
+public enum StoredPrecision: String, CaseIterable, Sendable {
+    case float32, bfloat16
 }
 
-public func saveModel(_ model: Module, configJSON: String, to file: HDF5File) throws {
+/// Writes every parameter of `model` under `/model/` and `config` (JSON) at `/config`.
+/// `values`, when given, supplies a parameter's values by path instead of the
+/// parameter (nil: the parameter's own), so a model streamed from other files is
+/// written tensor by tensor without being held.
+public func saveModel<C: Encodable>(_ model: Module, config: C, to file: HDF5File,
+                                    precision: StoredPrecision = .float32,
+                                    values: ((String) throws -> [Float]?)? = nil) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    try saveModel(model, configJSON: String(decoding: try encoder.encode(config), as: UTF8.self), to: file,
+                  precision: precision, values: values)
+}
+
+public func saveModel(_ model: Module, configJSON: String, to file: HDF5File, precision: StoredPrecision = .float32,
+                      values: ((String) throws -> [Float]?)? = nil) throws {
     for (path, p) in model.namedParameters() {
-        try file.write("\(ModelCheckpoint.modelGroup)/\(path)", floats: p.floats, shape: p.shape)
+        let name = "\(ModelCheckpoint.modelGroup)/\(path)"
+        let floats = try values?(path) ?? p.floats
+        switch precision {
+        case .float32: try file.write(name, floats: floats, shape: p.shape)
+        case .bfloat16: try file.write(name, bfloat16: floats.map(BF16Matrix.narrow), shape: p.shape)
+        }
     }
     try file.write(ModelCheckpoint.configDataset, string: configJSON)
 }
@@ -33,24 +51,13 @@ public func loadModelConfigJSON(from file: HDF5File) throws -> String {
 /// All `/model/*` datasets by name, and the weights of `/quantized/*` (a
 /// quantized checkpoint) dequantized to float32.
 public func readModelTensors(from file: HDF5File) throws -> [String: NamedArray] {
-    var out: [String: NamedArray] = [:]
-    for name in try file.members(of: ModelCheckpoint.modelGroup) {
-        let (values, shape) = try file.readFloats("\(ModelCheckpoint.modelGroup)/\(name)")
-        out[name] = NamedArray(shape: shape, values: values)
-    }
-    for (name, m) in try QuantizedWeights.read(from: file) {
-        guard out[name] == nil else {
-            throw CheckpointError(file: file.path, message: "'\(name)' is both under /model and /quantized")
-        }
-        out[name] = NamedArray(shape: [m.rows, m.columns], values: m.dequantized())
-    }
-    return out
+    try CheckpointTensors(file).all()
 }
 
-/// Sets every parameter of `model` from `/model/*` (strict: `CheckpointError` on
-/// missing, unexpected or mis-shaped names).
+/// Sets every parameter of `model` from `/model/*`, one tensor at a time (strict:
+/// `CheckpointError` on missing, unexpected or mis-shaped names).
 public func loadModelParameters(into model: Module, from file: HDF5File) throws {
-    try ModelWeights.load(readModelTensors(from: file), into: model, source: file.path)
+    try ModelWeights.load(CheckpointTensors(file), into: model)
 }
 
 /// Builds a model from the file's `/config` and loads its parameters:

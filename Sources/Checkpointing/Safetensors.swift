@@ -57,26 +57,14 @@ public enum Safetensors {
     public static let indexFileName = "model.safetensors.index.json"
     public static let singleFileName = "model.safetensors"
 
+    /// Every tensor of a file, an index or a folder, in float32.
     public static func read(_ path: String) throws -> [String: NamedArray] {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw SafetensorsError.fileNotFound(path: path)
-        }
-        if isDirectory.boolValue {
-            let directory = URL(fileURLWithPath: path)
-            let index = directory.appendingPathComponent(indexFileName).path
-            if FileManager.default.fileExists(atPath: index) { return try readIndexed(index) }
-            let single = directory.appendingPathComponent(singleFileName).path
-            if FileManager.default.fileExists(atPath: single) { return try readFile(single) }
-            throw SafetensorsError.noWeightsInDirectory(path: path)
-        }
-        return path.hasSuffix(".json") ? try readIndexed(path) : try readFile(path)
+        try SafetensorsTensors(path).all()
     }
 
     /// The `__metadata__` map of one `.safetensors` file (empty when absent).
     public static func metadata(_ path: String) throws -> [String: String] {
-        let data = try mapFile(path)
-        return try data.withUnsafeBytes { try SafetensorsFormat.parseHeader($0, path: path).metadata }
+        try SafetensorsTensors.header(path).metadata
     }
 
     /// Writes `tensors` as F32 to `path` (through a temporary file renamed into place).
@@ -123,7 +111,7 @@ public enum Safetensors {
         }
     }
 
-    private static func mapFile(_ path: String) throws -> Data {
+    static func mapFile(_ path: String) throws -> Data {
         guard FileManager.default.fileExists(atPath: path) else { throw SafetensorsError.fileNotFound(path: path) }
         do {
             return try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
@@ -132,55 +120,7 @@ public enum Safetensors {
         }
     }
 
-    /// Reads every tensor of one file, or only `only` when given.
-    static func readFile(_ path: String, only: Set<String>? = nil) throws -> [String: NamedArray] {
-        let data = try mapFile(path)
-        return try data.withUnsafeBytes { bytes in
-            let header = try SafetensorsFormat.parseHeader(bytes, path: path)
-            var result: [String: NamedArray] = [:]
-            for entry in header.entries where only?.contains(entry.name) ?? true {
-                result[entry.name] = try decode(entry, bytes, dataStart: header.dataStart, path: path)
-            }
-            return result
-        }
-    }
-
-    private static func decode(_ entry: SafetensorsEntry, _ bytes: UnsafeRawBufferPointer,
-                               dataStart: Int, path: String) throws -> NamedArray {
-        guard SafetensorsFormat.elementSize(entry.dtype) != nil else {
-            throw SafetensorsError.unsupportedDType(path: path, tensor: entry.name, dtype: entry.dtype)
-        }
-        let count = entry.shape.reduce(1, *)
-        let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            if count > 0 {
-                SafetensorsFormat.convert(bytes.baseAddress! + dataStart + entry.begin, count: count,
-                                          dtype: entry.dtype, into: buffer.baseAddress!)
-            }
-            initialized = count
-        }
-        return NamedArray(shape: entry.shape, values: values)
-    }
-
-    /// Reads the shards named by an index's `weight_map`, each shard once.
-    private static func readIndexed(_ indexPath: String) throws -> [String: NamedArray] {
-        let weightMap = try parseIndex(indexPath)
-        let directory = URL(fileURLWithPath: indexPath).deletingLastPathComponent()
-        var byShard: [String: Set<String>] = [:]
-        for (tensor, shard) in weightMap { byShard[shard, default: []].insert(tensor) }
-        var result: [String: NamedArray] = [:]
-        for shard in byShard.keys.sorted() {
-            let shardPath = directory.appendingPathComponent(shard).path
-            let wanted = byShard[shard]!
-            let tensors = try readFile(shardPath, only: wanted)
-            if let missing = wanted.subtracting(tensors.keys).sorted().first {
-                throw SafetensorsError.missingTensor(path: shardPath, tensor: missing)
-            }
-            result.merge(tensors) { first, _ in first }
-        }
-        return result
-    }
-
-    private static func parseIndex(_ path: String) throws -> [String: String] {
+    static func parseIndex(_ path: String) throws -> [String: String] {
         let data = try mapFile(path)
         let object: Any
         do {

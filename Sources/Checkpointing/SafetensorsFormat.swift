@@ -43,13 +43,28 @@ enum SafetensorsFormat {
     // MARK: - Header
 
     static func parseHeader(_ bytes: UnsafeRawBufferPointer, path: String) throws -> SafetensorsHeader {
-        func corrupt(_ reason: String) -> SafetensorsError { .corruptHeader(path: path, reason: reason) }
-        guard bytes.count >= 8 else { throw corrupt("file is \(bytes.count) bytes, shorter than the 8-byte length prefix") }
-        let length = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
-        guard length >= 2, length <= UInt64(min(maxHeaderBytes, bytes.count - 8)) else {
-            throw corrupt("header length \(length) does not fit a file of \(bytes.count) bytes")
+        try parseHeader(prefix: bytes, fileSize: bytes.count, path: path)
+    }
+
+    /// The header length a file of `fileSize` bytes declares in its first 8 bytes.
+    static func headerLength(_ prefix: UnsafeRawBufferPointer, fileSize: Int, path: String) throws -> Int {
+        guard prefix.count >= 8, fileSize >= 8 else {
+            throw SafetensorsError.corruptHeader(path: path, reason: "file is \(fileSize) bytes, shorter than the 8-byte length prefix")
         }
-        let jsonBytes = Data(bytes[8..<(8 + Int(length))])
+        let length = UInt64(littleEndian: prefix.loadUnaligned(as: UInt64.self))
+        guard length >= 2, length <= UInt64(min(maxHeaderBytes, fileSize - 8)) else {
+            throw SafetensorsError.corruptHeader(path: path, reason: "header length \(length) does not fit a file of \(fileSize) bytes")
+        }
+        return Int(length)
+    }
+
+    /// Parses the header from the file's first bytes (`prefix`: at least the length
+    /// prefix and the JSON) of a file of `fileSize` bytes.
+    static func parseHeader(prefix bytes: UnsafeRawBufferPointer, fileSize: Int, path: String) throws -> SafetensorsHeader {
+        func corrupt(_ reason: String) -> SafetensorsError { .corruptHeader(path: path, reason: reason) }
+        let length = try headerLength(bytes, fileSize: fileSize, path: path)
+        guard bytes.count >= 8 + length else { throw corrupt("header of \(length) bytes was cut short") }
+        let jsonBytes = Data(bytes[8..<(8 + length)])
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: jsonBytes)
@@ -57,7 +72,7 @@ enum SafetensorsFormat {
             throw corrupt("header is not valid JSON (\(error.localizedDescription))")
         }
         guard let dict = object as? [String: Any] else { throw corrupt("header is not a JSON object") }
-        let dataStart = 8 + Int(length)
+        let dataStart = 8 + length
         var header = SafetensorsHeader(entries: [], metadata: [:], dataStart: dataStart)
         for (name, value) in dict {
             if name == metadataKey {
@@ -66,7 +81,7 @@ enum SafetensorsFormat {
                 header.entries.append(try parseEntry(name, value, corrupt: corrupt))
             }
         }
-        try checkLayout(&header.entries, dataBytes: bytes.count - dataStart, corrupt: corrupt)
+        try checkLayout(&header.entries, dataBytes: fileSize - dataStart, corrupt: corrupt)
         return header
     }
 

@@ -11,28 +11,27 @@ public enum WeightNames {
     /// The parameter that marks a vision tower checkpoint.
     static let visionMarker = "embeddings.patch_embedding.weight"
 
-    public static func miniCPMV(_ tensors: [String: NamedArray], source: String)
-        throws -> (tensors: [String: NamedArray], ignored: [String]) {
-        let names = Array(tensors.keys)
-        if names.contains(where: { $0.hasPrefix("vpm.") || $0.hasPrefix("resampler.") || $0.hasPrefix("llm.") }) {
-            return (tensors, [])
+    /// MiniCPM-V names for the tensors a source holds: `names[new] = old`, and the
+    /// names deliberately left out (sorted).
+    public static func miniCPMV(names all: [String], source: String)
+        throws -> (names: [String: String], ignored: [String]) {
+        if all.contains(where: { $0.hasPrefix("vpm.") || $0.hasPrefix("resampler.") || $0.hasPrefix("llm.") }) {
+            return (Dictionary(uniqueKeysWithValues: all.map { ($0, $0) }), [])
         }
-        if let prefix = visionPrefix(names) {
-            var out: [String: NamedArray] = [:], ignored: [String] = []
-            for (name, t) in tensors {
+        if let prefix = visionPrefix(all) {
+            var out: [String: String] = [:], ignored: [String] = []
+            for name in all {
                 let rest = name.hasPrefix(prefix) ? String(name.dropFirst(prefix.count)) : nil
                 if let rest, !rest.hasPrefix("head.") {
-                    out["vpm." + rest] = t
+                    out["vpm." + rest] = name
                 } else {
                     ignored.append(name)
                 }
             }
             return (out, ignored.sorted())
         }
-        if names.contains(where: { $0.hasPrefix("model.") || $0 == "lm_head.weight" }) {
-            var out: [String: NamedArray] = [:]
-            for (name, t) in tensors { out["llm." + name] = t }
-            return (out, [])
+        if all.contains(where: { $0.hasPrefix("model.") || $0 == "lm_head.weight" }) {
+            return (Dictionary(uniqueKeysWithValues: all.map { ("llm." + $0, $0) }), [])
         }
         throw CheckpointError(file: source, message: "cannot map the weights: neither a MiniCPM-V, a vision tower "
                               + "nor an LLM checkpoint (no vpm./resampler./llm., no *\(visionMarker), no model.*)")

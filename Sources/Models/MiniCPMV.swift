@@ -33,8 +33,17 @@ public final class MiniCPMV: Module {
         llm = LanguageModel(config: config.llm)
         super.init()
         guard initialize else { return }
-        initializeParameters(rng: RNG(seed: seed).derived("init"), bf16: bf16)
-        resampler.startSpatially(patchGrid: config.vision.imageSize / config.vision.patchSize)
+        self.initialize(seed: seed, bf16: bf16)
+    }
+
+    /// Draws the parameters `include` selects from `seed`, each exactly as `init`
+    /// would; the others keep their values (a model about to be loaded: the
+    /// parameters its weights files do not hold). `bf16` as in `init`.
+    public func initialize(seed: UInt64, bf16: ((String) -> Bool)? = nil, where include: (String) -> Bool = { _ in true }) {
+        initializeParameters(rng: RNG(seed: seed).derived("init"), bf16: bf16, where: include)
+        if include("resampler.query") {
+            resampler.startSpatially(patchGrid: config.vision.imageSize / config.vision.patchSize)
+        }
     }
 
     /// Vision tokens of every slice: [N, Q, D].

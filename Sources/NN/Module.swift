@@ -82,12 +82,16 @@ open class Module {
     /// the seed and the name only (not on construction order or model size).
     /// The weights `bf16` selects are frozen and narrowed to bfloat16 as soon as
     /// they are filled, so their float32 values never exist all at once.
-    public func initializeParameters(rng: RNG, bf16: ((String) -> Bool)? = nil) {
+    /// Only the parameters `include` selects are filled (the others keep their
+    /// values, and are narrowed too when `bf16` selects them).
+    public func initializeParameters(rng: RNG, bf16: ((String) -> Bool)? = nil,
+                                     where include: (String) -> Bool = { _ in true }) {
         let narrowed = bf16.map { select in Set(bf16EligiblePaths().filter(select)) } ?? []
         for (path, p) in namedParameters() {
             defer {
                 if narrowed.contains(path) { p.isTrainable = false; p.storeInBF16() }
             }
+            guard include(path) else { continue }
             var stream = rng.derived(path)
             if p.bf16 != nil {
                 let t = Tensor.zeros(p.shape)

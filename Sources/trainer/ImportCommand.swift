@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Checkpointing
 import Training
 
 /// `trainer import --from DIR [DIR] --out Checkpoints/NAME.h5`
@@ -27,8 +28,14 @@ struct Import: ParsableCommand {
     @Option(name: .customLong("query-num"), help: "Resampler queries for a vision + LLM pair (default 64; 96 for Llama 3).")
     var queryNum: Int?
 
+    @Option(help: "How the checkpoint stores the weights: float32 or bfloat16 (half the size; read back as float32).")
+    var dtype: String = "float32"
+
     func run() throws {
-        let summary = try ModelStore.importCheckpoint(from: from, to: out, seed: seed, queryNum: queryNum)
+        guard let precision = StoredPrecision(rawValue: dtype) else {
+            throw ValidationError("--dtype must be float32 or bfloat16, not '\(dtype)'")
+        }
+        let summary = try ModelStore.importCheckpoint(from: from, to: out, seed: seed, queryNum: queryNum, precision: precision)
         print(summary)
     }
 }

@@ -78,6 +78,35 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertEqual(try Safetensors.metadata(path), [:])
     }
 
+    /// Tensors larger than the reader's 4 MiB chunk are read in several pieces, each
+    /// widened where it belongs; only the names' shapes are read up front.
+    func testLargeTensorsAreReadInChunks() throws {
+        let n = 2_500_000                                   // 5 MB of BF16, 10 MB of F32
+        let bf16 = (0..<n).map { UInt16(truncatingIfNeeded: 0x3F80 &+ ($0 % 977)) }
+        let f32 = (0..<n).map { Float($0) * 0.5 }
+        let header = """
+            {"b":{"dtype":"BF16","shape":[\(n)],"data_offsets":[0,\(2 * n)]},\
+            "f":{"dtype":"F32","shape":[\(n / 1000),1000],"data_offsets":[\(2 * n),\(6 * n)]}}
+            """
+        let path = try handcrafted(header, littleEndian(bf16) + littleEndian(f32.map(\.bitPattern)), name: "large.safetensors")
+        let source = try SafetensorsTensors(path)
+        XCTAssertEqual(source.shapes, ["b": [n], "f": [n / 1000, 1000]])
+        XCTAssertEqual(try source.values(of: "b").map(\.bitPattern), bf16.map { UInt32($0) << 16 })
+        XCTAssertEqual(try source.values(of: "f"), f32)
+        XCTAssertThrowsError(try source.values(of: "missing")) { XCTAssertTrue("\($0)".contains("missing"), "\($0)") }
+    }
+
+    /// A file cut short after its header is found when a tensor is read, naming the file.
+    func testTruncatedDataIsNamed() throws {
+        let header = #"{"x":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#
+        let path = try handcrafted(header, littleEndian([UInt32](repeating: 0, count: 4)), name: "cut.safetensors")
+        let source = try SafetensorsTensors(path)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.truncate(atOffset: UInt64(8 + header.utf8.count + 6))
+        try handle.close()
+        XCTAssertThrowsError(try source.values(of: "x")) { XCTAssertTrue("\($0)".contains("cut.safetensors"), "\($0)") }
+    }
+
     func testShardedDirectoryWithIndex() throws {
         let dir = scratch.appendingPathComponent("sharded")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -1,6 +1,7 @@
 import Checkpointing
 import Foundation
 import Models
+import Autograd
 import TestSupport
 import Training
 import XCTest
@@ -25,6 +26,38 @@ final class ModelStoreTests: XCTestCase {
             XCTAssertEqual(p.value.scalars, before[name], name)
         }
         XCTAssertEqual(back.namedParameters().count, before.count)
+    }
+
+    /// `trainer import --dtype bfloat16` stores each weight rounded to bfloat16 (h5py
+    /// reads the 2-byte float type); a load that keeps the LLM frozen in bf16 narrows
+    /// those weights before reading them, and everything else stays float32.
+    func testBFloat16ImportAndANarrowedLoad() throws {
+        let dir = E2E.scratch("store-bf16")
+        let config = try MiniCPMVConfig.preset("micro", directory: Fixtures.packageRoot.appendingPathComponent("Recipes/models").path)
+        let model = MiniCPMV(config: config, seed: 11)
+        let original = dir.appendingPathComponent("original.h5").path
+        try ModelStore.writeAtomically(original) { try saveModel(model, config: config, to: $0) }
+        _ = try ModelStore.exportCheckpoint(original, to: dir.appendingPathComponent("hf").path)
+        let imported = dir.appendingPathComponent("bf16.h5").path
+        let summary = try ModelStore.importCheckpoint(from: [dir.appendingPathComponent("hf").path], to: imported,
+                                                      seed: 0, queryNum: nil, precision: .bfloat16)
+        XCTAssertTrue(summary.contains("bfloat16"), summary)
+        let rounded = Dictionary(uniqueKeysWithValues: model.namedParameters().map { path, p in
+            (path, p.floats.map { Float(bitPattern: UInt32(BF16Matrix.narrow($0)) << 16) })
+        })
+        let file = try HDF5File(readingAt: imported)
+        XCTAssertTrue(try file.isBFloat16("model/llm.model.embed_tokens.weight"))
+        file.close()
+
+        let frozenLLM = try ModelStore.model(checkpoint: imported, bf16: { $0.hasPrefix("llm.") })
+        var narrowed = 0
+        for (path, p) in frozenLLM.namedParameters() {
+            XCTAssertEqual(p.floats, rounded[path], path)
+            let eligible = path.hasPrefix("llm.") && ["_proj.weight", "embed_tokens.weight", "lm_head.weight"].contains { path.hasSuffix($0) }
+            XCTAssertEqual(p.bf16 != nil, eligible, path)
+            if p.bf16 != nil { narrowed += 1; XCTAssertFalse(p.isTrainable, path) }
+        }
+        XCTAssertGreaterThan(narrowed, 0)
     }
 
     func testFailedWriteLeavesTheEarlierFile() throws {

@@ -110,6 +110,23 @@ final class WeightTransferTests: XCTestCase {
         XCTAssertEqual(model.llm.lmHead!.weight.value.scalars, source["llm.lm_head.weight"]!.values)
     }
 
+    /// A model about to be loaded draws only what its weights files lack (the
+    /// resampler of a vision + LLM pair), each parameter exactly as a full draw would.
+    func testPartialInitialisationDrawsLikeTheFullOne() throws {
+        let config = try MiniCPMVConfig.load(from: fixture.appendingPathComponent("config.json"))
+        let full = MiniCPMV(config: config, seed: 5)
+        let part = MiniCPMV(config: config, initialize: false)
+        part.initialize(seed: 5, where: { $0.hasPrefix("resampler.") })
+        let drawn = Dictionary(uniqueKeysWithValues: full.namedParameters().map { ($0.path, $0.parameter.floats) })
+        for (path, p) in part.namedParameters() {
+            if path.hasPrefix("resampler.") {
+                XCTAssertEqual(p.floats, drawn[path], path)
+            } else {
+                XCTAssertTrue(p.floats.allSatisfy { $0 == 0 }, "\(path) was drawn")
+            }
+        }
+    }
+
     func testCheckpointWithWrongConfigIsRejected() throws {
         let path = scratch.appendingPathComponent("bad.h5").path
         let config = try MiniCPMVConfig.load(from: fixture.appendingPathComponent("config.json"))

@@ -14,10 +14,22 @@ public enum ModelStore {
     }
 
     /// The model of an open checkpoint (strict: every parameter present, every shape right).
-    /// A LoRA checkpoint gives its base with the adapters folded in.
-    public static func model(in file: HDF5File, seed: UInt64 = 0) throws -> MiniCPMV {
+    /// A LoRA checkpoint gives its base with the adapters folded in. `bf16`: weights
+    /// to freeze and keep in bfloat16, narrowed before they are read (see `skeleton`).
+    public static func model(in file: HDF5File, seed: UInt64 = 0, bf16: ((String) -> Bool)? = nil) throws -> MiniCPMV {
         if LoRARun.holdsAdapters(file) { return try LoRARun.mergedModel(file, seed: seed) }
-        return try loadModel(from: file, as: MiniCPMVConfig.self) { MiniCPMV(config: $0, seed: seed) }.0
+        return try loadModel(from: file, as: MiniCPMVConfig.self) { skeleton($0, bf16: bf16) }.0
+    }
+
+    /// A model about to be loaded: nothing drawn but what `drawn` selects (the pages
+    /// of its large parameters are not even committed), the weights `bf16` selects
+    /// frozen and already in bfloat16. Loading it tensor by tensor then holds the
+    /// model once, in the precision it keeps, plus the one tensor being copied.
+    static func skeleton(_ config: MiniCPMVConfig, seed: UInt64 = 0, bf16: ((String) -> Bool)?,
+                         drawing drawn: (String) -> Bool = { _ in false }) -> MiniCPMV {
+        let model = MiniCPMV(config: config, initialize: false)
+        model.initialize(seed: seed, bf16: bf16, where: drawn)
+        return model
     }
 
     /// Whether a checkpoint file holds LoRA adapters over a base kept elsewhere.
@@ -28,23 +40,25 @@ public enum ModelStore {
     }
 
     /// The model of a checkpoint file.
-    public static func model(checkpoint path: String, seed: UInt64 = 0) throws -> MiniCPMV {
+    public static func model(checkpoint path: String, seed: UInt64 = 0, bf16: ((String) -> Bool)? = nil) throws -> MiniCPMV {
         let file = try open(path)
         defer { file.close() }
-        return try model(in: file, seed: seed)
+        return try model(in: file, seed: seed, bf16: bf16)
     }
 
     /// The model Hugging Face folders describe (one MiniCPM-V folder, or a vision
-    /// folder and an LLM folder), loaded strictly; the resampler of a pair starts
-    /// from `seed`. Also returns the tensors the folders hold that MiniCPM-V does not use.
-    public static func model(huggingFace directories: [String], seed: UInt64,
-                             queryNum: Int? = nil) throws -> (model: MiniCPMV, sources: CheckpointSources, read: Int, ignored: [String]) {
+    /// folder and an LLM folder), loaded strictly and tensor by tensor; the resampler
+    /// of a pair starts from `seed`. Also returns the tensors the folders hold that
+    /// MiniCPM-V does not use.
+    public static func model(huggingFace directories: [String], seed: UInt64, queryNum: Int? = nil,
+                             bf16: ((String) -> Bool)? = nil)
+        throws -> (model: MiniCPMV, sources: CheckpointSources, read: Int, ignored: [String]) {
         let sources = try CheckpointSources(directories: directories, queryNum: queryNum)
-        let (tensors, ignored) = try ModelWeights.readMiniCPMV(from: directories)
-        let model = MiniCPMV(config: sources.config, seed: seed)
-        try ModelWeights.load(tensors, into: model, allowMissing: sources.isComplete ? [] : ["resampler"],
-                              source: directories.joined(separator: " + "))
-        return (model, sources, tensors.count, ignored)
+        let (tensors, ignored) = try ModelWeights.miniCPMV(from: directories)
+        let held = tensors.shapes
+        let model = skeleton(sources.config, seed: seed, bf16: bf16, drawing: { held[$0] == nil })
+        try ModelWeights.load(tensors, into: model, allowMissing: sources.isComplete ? [] : ["resampler"])
+        return (model, sources, held.count, ignored)
     }
 
     /// Writes an HDF5 file atomically: `body` fills a temporary file beside `path`
@@ -70,13 +84,25 @@ public enum ModelStore {
         }
     }
 
-    /// `trainer import`: Hugging Face folders → one checkpoint holding `/model` and `/config`.
-    public static func importCheckpoint(from directories: [String], to path: String, seed: UInt64,
-                                        queryNum: Int?) throws -> String {
-        let (model, sources, read, ignored) = try model(huggingFace: directories, seed: seed, queryNum: queryNum)
-        try writeAtomically(path) { file in try saveModel(model, config: sources.config, to: file) }
+    /// `trainer import`: Hugging Face folders → one checkpoint holding `/model` and
+    /// `/config`, streamed: each tensor is read, converted to `precision` and written
+    /// before the next is read, so the import holds one tensor at a time (and the
+    /// resampler of a pair, drawn from `seed`).
+    public static func importCheckpoint(from directories: [String], to path: String, seed: UInt64, queryNum: Int?,
+                                        precision: StoredPrecision = .float32) throws -> String {
+        let sources = try CheckpointSources(directories: directories, queryNum: queryNum)
+        let (tensors, ignored) = try ModelWeights.miniCPMV(from: directories)
+        let held = tensors.shapes
+        let model = skeleton(sources.config, seed: seed, bf16: nil, drawing: { held[$0] == nil })
+        try ModelWeights.check(tensors, against: model, allowMissing: sources.isComplete ? [] : ["resampler"])
+        try writeAtomically(path) { file in
+            try saveModel(model, config: sources.config, to: file, precision: precision) { name in
+                held[name] == nil ? nil : try tensors.values(of: name)
+            }
+        }
         var lines = ["imported MiniCPM-V \(sources.config.version) (\(sources.config.llm.modelType.rawValue)): "
-                     + "\(model.parameterCount) parameters, \(read) tensors → \(path)"]
+                     + "\(model.parameterCount) parameters, \(held.count) tensors → \(path)"
+                     + (precision == .bfloat16 ? " (stored in bfloat16)" : "")]
         if !sources.isComplete { lines.append("resampler initialised from seed \(seed) (not in the sources)") }
         if !ignored.isEmpty {
             lines.append("left out \(ignored.count) tensors MiniCPM-V has no use for (e.g. \(ignored.prefix(3).joined(separator: ", ")))")

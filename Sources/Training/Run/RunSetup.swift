@@ -21,13 +21,17 @@ public enum RunSetup {
     }
 
     /// The model with its initial weights, and a line saying where they came from.
+    /// With `memory.frozen: bf16` the weights the first phase freezes are narrowed
+    /// before they are read, so a real-size base never exists in float32.
     public static func model(_ recipe: Recipe) throws -> (MiniCPMV, String) {
+        let frozen: ((String) -> Bool)? = recipe.frozenInBF16
+            ? { !LoRARun.trains($0, modules: recipe.phases[0].trainable, lora: recipe.lora) } : nil
         switch recipe.initialization {
         case .random:
             let config = try modelConfig(recipe)
             return (MiniCPMV(config: config, seed: recipe.seed), "random (seed \(recipe.seed))")
         case .checkpoint(let path):
-            let model = try ModelStore.model(checkpoint: path, seed: recipe.seed)
+            let model = try ModelStore.model(checkpoint: path, seed: recipe.seed, bf16: frozen)
             if let adapter = recipe.initAdapter { try PEFTAdapter.fold(adapter, into: model) }
             let wanted = try modelConfig(recipe)
             if wanted != model.config {
@@ -36,7 +40,7 @@ public enum RunSetup {
             }
             return (model, "checkpoint \(path)" + (recipe.initAdapter.map { " with the adapters of \($0) folded in" } ?? ""))
         case .huggingFace(let dirs):
-            let model = try ModelStore.model(huggingFace: dirs, seed: recipe.seed).model
+            let model = try ModelStore.model(huggingFace: dirs, seed: recipe.seed, bf16: frozen).model
             if let adapter = recipe.initAdapter { try PEFTAdapter.fold(adapter, into: model) }
             return (model, "Hugging Face weights from \(dirs.joined(separator: " + "))"
                     + (recipe.initAdapter.map { " with the adapters of \($0) folded in" } ?? ""))
