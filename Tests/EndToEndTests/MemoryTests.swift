@@ -104,6 +104,10 @@ final class FrozenBF16Tests: XCTestCase {
         let straightDir = E2E.scratch("bf16-straight"), resumedDir = E2E.scratch("bf16-resumed")
         let straight = try E2E.recipe(LoRATests.loraRecipe(name: "a", dir: straightDir, base: base, steps: 4, lora: lora),
                                       in: straightDir)
+        // The base is narrowed as it is loaded, never held in float32.
+        let (loaded, _) = try RunSetup.model(straight)
+        XCTAssertNotNil(loaded.parameter(at: "llm.model.layers.0.self_attn.q_proj.weight")?.bf16)
+        XCTAssertNil(loaded.parameter(at: "resampler.kv_proj.weight")?.bf16, "the resampler trains in full")
         let run = try TrainingRun(recipe: straight, options: E2E.quiet(RunOptions()))
         _ = try run.run()
         XCTAssertNotNil(run.model.parameter(at: "llm.model.layers.0.mlp.up_proj.weight")?.bf16)

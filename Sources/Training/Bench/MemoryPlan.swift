@@ -64,10 +64,14 @@ public struct MemoryPlan {
             + "\(amount(trainingStateBytes)), activations \(amount(activationBytes)), buffer pool up to \(amount(poolBytes))"
     }
 
-    /// Memory the kernel says is available (MemAvailable), nil where /proc is missing.
+    /// What this process may hold in all: the memory the kernel says is available
+    /// (MemAvailable) plus what the process already holds (a run plans after its
+    /// model is loaded, and that model is part of the plan); nil where /proc is missing.
     public static func availableBytes() -> Double? {
         guard let info = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
               let kb = TrainingBenchmark.kilobytes("MemAvailable", in: info) else { return nil }
-        return kb * 1024
+        let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        let resident = status.flatMap { TrainingBenchmark.kilobytes("VmRSS", in: $0) } ?? 0
+        return (kb + resident) * 1024
     }
 }
