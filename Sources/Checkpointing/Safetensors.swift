@@ -70,10 +70,20 @@ public enum Safetensors {
     /// Writes `tensors` as F32 to `path` (through a temporary file renamed into place).
     public static func write(_ tensors: [String: NamedArray], to path: String,
                              metadata: [String: String] = [:]) throws {
-        let names = tensors.keys.sorted()
-        for name in names { try validate(name, tensors[name]!) }
-        let header = SafetensorsFormat.encodeHeader(
-            names: names, shapes: names.map { tensors[$0]!.shape }, metadata: metadata)
+        for (name, tensor) in tensors { try validate(name, tensor) }
+        try write(shapes: tensors.mapValues(\.shape), to: path, metadata: metadata) { tensors[$0]!.values }
+    }
+
+    /// Writes F32 tensors of the given shapes to `path`, asking `values` for each one
+    /// in turn (names sorted) and writing it before asking for the next, so a model
+    /// is written without a second copy of it.
+    public static func write(shapes: [String: [Int]], to path: String, metadata: [String: String] = [:],
+                             values: (String) throws -> [Float]) throws {
+        let names = shapes.keys.sorted()
+        for name in names where name.isEmpty || name == SafetensorsFormat.metadataKey || shapes[name]!.contains(where: { $0 < 0 }) {
+            throw SafetensorsError.invalidTensor(name: name, reason: "reserved or empty name, or a negative dimension")
+        }
+        let header = SafetensorsFormat.encodeHeader(names: names, shapes: names.map { shapes[$0]! }, metadata: metadata)
         let temporary = path + ".partial"
         guard FileManager.default.createFile(atPath: temporary, contents: nil) else {
             throw SafetensorsError.ioFailed(path: path, reason: "cannot create \(temporary)")
@@ -85,12 +95,18 @@ public enum Safetensors {
             try handle.write(contentsOf: Data(bytes: &length, count: 8))
             try handle.write(contentsOf: Data(header))
             for name in names {
+                let tensor = try values(name)
+                let count = shapes[name]!.reduce(1, *)
+                guard tensor.count == count else {
+                    throw SafetensorsError.invalidTensor(name: name, reason: "shape \(shapes[name]!) does not hold \(tensor.count) values")
+                }
                 // Float32 is stored little-endian, which is the host order on every supported CPU.
-                try handle.write(contentsOf: tensors[name]!.values.withUnsafeBytes { Data($0) })
+                try handle.write(contentsOf: tensor.withUnsafeBytes { Data($0) })
             }
             try handle.synchronize()
         } catch {
             try? FileManager.default.removeItem(atPath: temporary)
+            if error is SafetensorsError || error is CheckpointError { throw error }
             throw SafetensorsError.ioFailed(path: path, reason: "write failed: \(error.localizedDescription)")
         }
         guard rename(temporary, path) == 0 else {

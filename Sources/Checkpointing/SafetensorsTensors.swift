@@ -63,6 +63,8 @@ public struct SafetensorsTensors: TensorSource {
         }
     }
 
+    public func storesBFloat16(_ name: String) -> Bool { locations[name]?.entry.dtype == "BF16" }
+
     // MARK: - Headers
 
     /// Where each tensor of one file lies.

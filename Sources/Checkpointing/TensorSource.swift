@@ -11,9 +11,13 @@ public protocol TensorSource {
     var shapes: [String: [Int]] { get }
     /// One tensor's values in float32, row-major.
     func values(of name: String) throws -> [Float]
+    /// Whether a tensor is stored in bfloat16 (so keeping it in bf16 loses nothing).
+    func storesBFloat16(_ name: String) -> Bool
 }
 
 extension TensorSource {
+    public func storesBFloat16(_ name: String) -> Bool { false }
+
     /// Every tensor at once (small sources: adapters, tests).
     public func all() throws -> [String: NamedArray] {
         var out: [String: NamedArray] = [:]
@@ -59,6 +63,10 @@ public struct RenamedTensors: TensorSource {
         guard let (source, old) = names[name] else { throw CheckpointError(file: origin, message: "no tensor '\(name)'") }
         return try sources[source].values(of: old)
     }
+
+    public func storesBFloat16(_ name: String) -> Bool {
+        names[name].map { sources[$0.source].storesBFloat16($0.name) } ?? false
+    }
 }
 
 /// The model of a checkpoint file: its `/model/*` datasets, and the weights of
@@ -89,5 +97,9 @@ public struct CheckpointTensors: TensorSource {
     public func values(of name: String) throws -> [Float] {
         if let m = quantized[name] { return m.dequantized() }
         return try file.readFloats("\(ModelCheckpoint.modelGroup)/\(name)").values
+    }
+
+    public func storesBFloat16(_ name: String) -> Bool {
+        quantized[name] == nil && (try? file.isBFloat16("\(ModelCheckpoint.modelGroup)/\(name)")) == true
     }
 }

@@ -29,8 +29,8 @@ final class ModelStoreTests: XCTestCase {
     }
 
     /// `trainer import --dtype bfloat16` stores each weight rounded to bfloat16 (h5py
-    /// reads the 2-byte float type); a load that keeps the LLM frozen in bf16 narrows
-    /// those weights before reading them, and everything else stays float32.
+    /// reads the 2-byte float type), and loading it keeps them bf16; a load from
+    /// float32 that keeps the LLM frozen in bf16 narrows just those weights.
     func testBFloat16ImportAndANarrowedLoad() throws {
         let dir = E2E.scratch("store-bf16")
         let config = try MiniCPMVConfig.preset("micro", directory: Fixtures.packageRoot.appendingPathComponent("Recipes/models").path)
@@ -49,13 +49,21 @@ final class ModelStoreTests: XCTestCase {
         XCTAssertTrue(try file.isBFloat16("model/llm.model.embed_tokens.weight"))
         file.close()
 
-        let frozenLLM = try ModelStore.model(checkpoint: imported, bf16: { $0.hasPrefix("llm.") })
+        // Weights stored in bf16 stay bf16 in memory (nothing to lose), frozen.
+        let eligible = Set(model.bf16EligiblePaths())
+        let loaded = try ModelStore.model(checkpoint: imported)
+        for (path, p) in loaded.namedParameters() {
+            XCTAssertEqual(p.floats, rounded[path], path)
+            XCTAssertEqual(p.bf16 != nil, eligible.contains(path), path)
+        }
+        // From a float32 checkpoint, only what `bf16` selects is narrowed.
+        let frozenLLM = try ModelStore.model(checkpoint: original, bf16: { $0.hasPrefix("llm.") })
         var narrowed = 0
         for (path, p) in frozenLLM.namedParameters() {
-            XCTAssertEqual(p.floats, rounded[path], path)
-            let eligible = path.hasPrefix("llm.") && ["_proj.weight", "embed_tokens.weight", "lm_head.weight"].contains { path.hasSuffix($0) }
-            XCTAssertEqual(p.bf16 != nil, eligible, path)
-            if p.bf16 != nil { narrowed += 1; XCTAssertFalse(p.isTrainable, path) }
+            let selected = eligible.contains(path) && path.hasPrefix("llm.")
+            XCTAssertEqual(p.bf16 != nil, selected, path)
+            XCTAssertEqual(p.floats, selected ? rounded[path] : model.parameter(at: path)?.floats, path)
+            if selected { narrowed += 1; XCTAssertFalse(p.isTrainable, path) }
         }
         XCTAssertGreaterThan(narrowed, 0)
     }

@@ -16,9 +16,17 @@ public enum ModelStore {
     /// The model of an open checkpoint (strict: every parameter present, every shape right).
     /// A LoRA checkpoint gives its base with the adapters folded in. `bf16`: weights
     /// to freeze and keep in bfloat16, narrowed before they are read (see `skeleton`).
+    /// Weights the file stores in bfloat16 stay bfloat16 (frozen) in memory: nothing
+    /// is lost, and a real-size base imported with `--dtype bfloat16` loads in half
+    /// the memory for `eval`, `generate` or `export --merge`. (A phase that trains
+    /// them widens them back to float32.)
     public static func model(in file: HDF5File, seed: UInt64 = 0, bf16: ((String) -> Bool)? = nil) throws -> MiniCPMV {
         if LoRARun.holdsAdapters(file) { return try LoRARun.mergedModel(file, seed: seed) }
-        return try loadModel(from: file, as: MiniCPMVConfig.self) { skeleton($0, bf16: bf16) }.0
+        let config = try MiniCPMVConfig.decode(json: try loadModelConfigJSON(from: file), file: file.path)
+        let source = try CheckpointTensors(file)
+        let model = skeleton(config, bf16: { bf16?($0) == true || source.storesBFloat16($0) })
+        try ModelWeights.load(source, into: model)
+        return model
     }
 
     /// A model about to be loaded: nothing drawn but what `drawn` selects (the pages
@@ -56,7 +64,8 @@ public enum ModelStore {
         let sources = try CheckpointSources(directories: directories, queryNum: queryNum)
         let (tensors, ignored) = try ModelWeights.miniCPMV(from: directories)
         let held = tensors.shapes
-        let model = skeleton(sources.config, seed: seed, bf16: bf16, drawing: { held[$0] == nil })
+        let model = skeleton(sources.config, seed: seed, bf16: { bf16?($0) == true || tensors.storesBFloat16($0) },
+                             drawing: { held[$0] == nil })
         try ModelWeights.load(tensors, into: model, allowMissing: sources.isComplete ? [] : ["resampler"])
         return (model, sources, held.count, ignored)
     }
@@ -117,8 +126,9 @@ public enum ModelStore {
         let dir = URL(fileURLWithPath: directory)
         try Data(try model.config.officialJSON().utf8).write(to: dir.appendingPathComponent("config.json"), options: .atomic)
         // transformers only loads safetensors whose metadata names the framework.
-        try Safetensors.write(ModelWeights.export(model), to: dir.appendingPathComponent(Safetensors.singleFileName).path,
-                              metadata: ["format": "pt"])
+        let parameters = Dictionary(uniqueKeysWithValues: model.namedParameters().map { ($0.path, $0.parameter) })
+        try Safetensors.write(shapes: parameters.mapValues(\.shape), to: dir.appendingPathComponent(Safetensors.singleFileName).path,
+                              metadata: ["format": "pt"]) { parameters[$0]!.floats }
         return "exported \(model.namedParameters().count) tensors (\(model.parameterCount) parameters) → \(directory)"
     }
 }
