@@ -101,7 +101,7 @@ public enum Safetensors {
                     throw SafetensorsError.invalidTensor(name: name, reason: "shape \(shapes[name]!) does not hold \(tensor.count) values")
                 }
                 // Float32 is stored little-endian, which is the host order on every supported CPU.
-                try handle.write(contentsOf: tensor.withUnsafeBytes { Data($0) })
+                try tensor.withUnsafeBytes { try writeFully(handle.fileDescriptor, $0, path: temporary) }
             }
             try handle.synchronize()
         } catch {
@@ -116,6 +116,17 @@ public enum Safetensors {
     }
 
     // MARK: - Internals
+
+    /// `write` until every byte is out (no copy of the tensor on the way).
+    private static func writeFully(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = Foundation.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw SafetensorsError.ioFailed(path: path, reason: "write failed (\(String(cString: strerror(errno))))") }
+            done += n
+        }
+    }
 
     private static func validate(_ name: String, _ tensor: NamedArray) throws {
         guard !name.isEmpty, name != SafetensorsFormat.metadataKey else {

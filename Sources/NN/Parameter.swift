@@ -12,6 +12,8 @@ public enum Initializer: Equatable {
     case truncatedNormal(std: Float, a: Float = -2, b: Float = 2)
     /// U(−bound, bound) with bound = gain·sqrt(6 / (fan_in + fan_out)) over the first two axes.
     case xavierUniform(gain: Float = 1)
+    /// U(−bound, bound) (PyTorch's `nn.Linear` default with bound = 1/√fan_in).
+    case uniform(bound: Float)
 
     /// Writes fresh values into `t` (every element), drawing from `rng`.
     public func fill(_ t: Tensor, rng: inout RNG) {
@@ -28,6 +30,8 @@ public enum Initializer: Equatable {
             let fanOut = t.rank > 0 ? t.shape[0] : 1
             let fanIn = t.rank > 1 ? t.count / fanOut : 1
             let bound = gain * (6 / Float(fanIn + fanOut)).squareRoot()
+            for i in 0..<n { p[i] = (2 * rng.uniform() - 1) * bound }
+        case .uniform(let bound):
             for i in 0..<n { p[i] = (2 * rng.uniform() - 1) * bound }
         }
     }

@@ -47,7 +47,8 @@ final class RegionObjective: Objective {
         labels = byID
         let width = model.config.vision.hiddenSize
         heads = classes.keys.sorted().map { attribute in
-            let head = Linear(width, classes[attribute]!.count)
+            let bound = 1 / Float(width).squareRoot()
+            let head = Linear(width, classes[attribute]!.count, weightInit: .uniform(bound: bound), biasInit: .uniform(bound: bound))
             head.initializeParameters(rng: RNG(seed: seed).derived("regions." + attribute))
             return Head(attribute: attribute, classes: classes[attribute]!.sorted(), linear: head)
         }
