@@ -59,12 +59,14 @@ line = f"{sys.argv[2]}: step {step*1e3:.0f} ms, {tokens/step:.0f} tokens/s ({tok
 if "allreduce_s" in rows[0]:
     ar = statistics.median(r["allreduce_s"] for r in rows)
     wait = statistics.median(r["allreduce_wait_s"] for r in rows)
-    line += f", allreduce exposed after backward {ar*1e3:.1f} ms/step (of which waiting {wait*1e3:.1f} ms)"
     if "allreduce_in_backward_s" in rows[0]:
         inside = statistics.median(r["allreduce_in_backward_s"] for r in rows)
         early = statistics.median(r["allreduce_early_buckets"] for r in rows)
-        line += (f", {inside*1e3:.1f} ms inside backward, {early:.0f} of {rows[0]['allreduce_buckets']:.0f} buckets"
+        line += (f", allreduce exposed after backward {ar*1e3:.1f} ms/step (of which blocked in MPI {wait*1e3:.1f} ms),"
+                 f" {inside*1e3:.1f} ms inside backward, {early:.0f} of {rows[0]['allreduce_buckets']:.0f} buckets"
                  " started during backward")
+    else:   # a build whose sums ran after backward: a barrier, then the sums
+        line += f", allreduce {ar*1e3:.1f} ms/step after {wait*1e3:.1f} ms waiting for the slower rank"
     line += f" ({rows[0]['allreduce_bytes']/2**20:.2f} MiB summed per step)"
 print(line)
 PY
