@@ -10,6 +10,10 @@ import Glibc
 /// soon as it has run, so saved activations are freed while backward proceeds.
 public final class Node {
     let inputs: [Node?]
+    /// Leaves that `backward` gives gradients to through a pass of its own (a
+    /// recomputed layer's parameters), not through its outputs: counted as
+    /// consumed here by `Tensor.backward(leafReady:)`.
+    let reads: [Node]
     var backward: ((Tensor) -> [Tensor?])?
     let shape: [Int]
     public let isLeaf: Bool
@@ -17,12 +21,16 @@ public final class Node {
     public internal(set) var grad: Tensor?
 
     init(leafShape: [Int]) {
-        inputs = []; backward = nil; shape = leafShape; isLeaf = true
+        inputs = []; reads = []; backward = nil; shape = leafShape; isLeaf = true
     }
 
-    init(shape: [Int], inputs: [Node?], backward: @escaping (Tensor) -> [Tensor?]) {
-        self.inputs = inputs; self.backward = backward; self.shape = shape; isLeaf = false
+    init(shape: [Int], inputs: [Node?], reads: [Node] = [], backward: @escaping (Tensor) -> [Tensor?]) {
+        self.inputs = inputs; self.reads = reads; self.backward = backward; self.shape = shape; isLeaf = false
     }
+
+    /// The leaves whose gradients this node's backward adds to: its leaf inputs
+    /// (once per use) and what it `reads`.
+    var consumedLeaves: [Node] { inputs.compactMap { $0?.isLeaf == true ? $0 : nil } + reads.filter(\.isLeaf) }
 
     /// Drops the accumulated gradient (leaves: before the next accumulation window).
     public func zeroGrad() { grad = nil }
@@ -119,7 +127,7 @@ extension Tensor {
         var pending: [ObjectIdentifier: Int] = [:]
         if leafReady != nil {
             for n in order where n.backward != nil {
-                for case let input? in n.inputs where input.isLeaf { pending[ObjectIdentifier(input), default: 0] += 1 }
+                for leaf in n.consumedLeaves { pending[ObjectIdentifier(leaf), default: 0] += 1 }
             }
             if root.isLeaf { leafReady?(root) }
         }
@@ -134,11 +142,11 @@ extension Tensor {
                 }
             }
             guard let leafReady else { continue }
-            for case let input? in n.inputs where input.isLeaf {
-                let id = ObjectIdentifier(input)
+            for leaf in n.consumedLeaves {
+                let id = ObjectIdentifier(leaf)
                 let left = pending[id]! - 1
                 pending[id] = left
-                if left == 0 { leafReady(input) }
+                if left == 0 { leafReady(leaf) }
             }
         }
     }

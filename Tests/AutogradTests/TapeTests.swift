@@ -128,6 +128,25 @@ final class TapeTests: XCTestCase {
         XCTAssertTrue(plain.fired.isEmpty)
     }
 
+    /// A recomputed block's parameters get their gradients in a pass of its own:
+    /// they are reported once that pass is over, with their final gradient.
+    func testLeafReadyAfterARecomputedBlock() {
+        let x = randomTensor([3, 4], seed: 21).requiringGrad()
+        let w = randomTensor([4, 4], seed: 22).requiringGrad(), v = randomTensor([4, 4], seed: 23).requiringGrad()
+        let h = recomputed([x], parametersNeedGrad: true, reads: [w]) { linear($0[0], w).tanh() }
+        let loss = (linear(h, v).tanh() + x).sum()
+        var fired: [String: [Float]] = [:], order: [String] = []
+        loss.backward(leafReady: { node in
+            let name = node === w.node ? "w" : node === v.node ? "v" : node === x.node ? "x" : "?"
+            XCTAssertNil(fired[name], "\(name) fired once"); fired[name] = (node === w.node ? w : node === v.node ? v : x).grad!.scalars
+            order.append(name)
+        })
+        XCTAssertEqual(order.first, "v")
+        XCTAssertEqual(Set(order), ["v", "w", "x"])
+        XCTAssertEqual(fired["w"]!.map(\.bitPattern), w.grad!.scalars.map(\.bitPattern), "w's gradient was final when it fired")
+        XCTAssertEqual(fired["x"]!.map(\.bitPattern), x.grad!.scalars.map(\.bitPattern))
+    }
+
     func testNonScalarBackwardWithSeed() {
         let x = randomTensor([2, 3], seed: 7).requiringGrad()
         let seed = randomTensor([2, 3], seed: 8)
