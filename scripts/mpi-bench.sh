@@ -3,7 +3,9 @@
 # (2 packed rows per step of Data/synth captions) as one process with all the
 # cores' threads, then as RANKS processes under mpirun sharing the threads.
 # Prints, per layout, the median step time, tokens/s of the global batch, the
-# median time in the gradient allreduce and the bytes it sums per step.
+# median time the gradient allreduce adds after the backward pass (the sums
+# overlap backward; what is left shows here) and the bytes it sums per step.
+# TRAINER_ALLREDUCE_BUCKET_FLOATS (passed to the ranks) sets the bucket size.
 #
 #   scripts/mpi-bench.sh tiny        # 224 px images, rows of 512 tokens
 #   scripts/mpi-bench.sh small       # 448 px images, rows of 256 tokens (about 2 samples each)
@@ -57,8 +59,15 @@ line = f"{sys.argv[2]}: step {step*1e3:.0f} ms, {tokens/step:.0f} tokens/s ({tok
 if "allreduce_s" in rows[0]:
     ar = statistics.median(r["allreduce_s"] for r in rows)
     wait = statistics.median(r["allreduce_wait_s"] for r in rows)
-    line += (f", allreduce {ar*1e3:.1f} ms/step ({rows[0]['allreduce_bytes']/2**20:.2f} MiB summed per step)"
-             f" after {wait*1e3:.1f} ms waiting for the slower rank")
+    if "allreduce_in_backward_s" in rows[0]:
+        inside = statistics.median(r["allreduce_in_backward_s"] for r in rows)
+        early = statistics.median(r["allreduce_early_buckets"] for r in rows)
+        line += (f", allreduce exposed after backward {ar*1e3:.1f} ms/step (of which blocked in MPI {wait*1e3:.1f} ms),"
+                 f" {inside*1e3:.1f} ms inside backward, {early:.0f} of {rows[0]['allreduce_buckets']:.0f} buckets"
+                 " started during backward")
+    else:   # a build whose sums ran after backward: a barrier, then the sums
+        line += f", allreduce {ar*1e3:.1f} ms/step after {wait*1e3:.1f} ms waiting for the slower rank"
+    line += f" ({rows[0]['allreduce_bytes']/2**20:.2f} MiB summed per step)"
 print(line)
 PY
 }
@@ -69,5 +78,6 @@ echo "preset $PRESET, $STEPS steps, global batch 2 rows of $length tokens; $(npr
 summary "1 process × $THREADS threads" one
 per=$(( THREADS / RANKS > 0 ? THREADS / RANKS : 1 ))
 mpirun -np "$RANKS" --oversubscribe --allow-run-as-root --bind-to none \
+  ${TRAINER_ALLREDUCE_BUCKET_FLOATS:+-x TRAINER_ALLREDUCE_BUCKET_FLOATS} \
   "$TRAINER" run "$work/ranks.yaml" --threads "$per" > "$work/ranks.log"
 summary "$RANKS processes × $per thread(s)" ranks

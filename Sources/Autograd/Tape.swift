@@ -10,6 +10,10 @@ import Glibc
 /// soon as it has run, so saved activations are freed while backward proceeds.
 public final class Node {
     let inputs: [Node?]
+    /// Leaves that `backward` gives gradients to through a pass of its own (a
+    /// recomputed layer's parameters), not through its outputs: counted as
+    /// consumed here by `Tensor.backward(leafReady:)`.
+    let reads: [Node]
     var backward: ((Tensor) -> [Tensor?])?
     let shape: [Int]
     public let isLeaf: Bool
@@ -17,12 +21,16 @@ public final class Node {
     public internal(set) var grad: Tensor?
 
     init(leafShape: [Int]) {
-        inputs = []; backward = nil; shape = leafShape; isLeaf = true
+        inputs = []; reads = []; backward = nil; shape = leafShape; isLeaf = true
     }
 
-    init(shape: [Int], inputs: [Node?], backward: @escaping (Tensor) -> [Tensor?]) {
-        self.inputs = inputs; self.backward = backward; self.shape = shape; isLeaf = false
+    init(shape: [Int], inputs: [Node?], reads: [Node] = [], backward: @escaping (Tensor) -> [Tensor?]) {
+        self.inputs = inputs; self.reads = reads; self.backward = backward; self.shape = shape; isLeaf = false
     }
+
+    /// The leaves whose gradients this node's backward adds to: its leaf inputs
+    /// (once per use) and what it `reads`.
+    var consumedLeaves: [Node] { inputs.compactMap { $0?.isLeaf == true ? $0 : nil } + reads.filter(\.isLeaf) }
 
     /// Drops the accumulated gradient (leaves: before the next accumulation window).
     public func zeroGrad() { grad = nil }
@@ -95,7 +103,14 @@ extension Tensor {
 
     /// Reverse-mode differentiation from this tensor. A scalar output gets seed 1;
     /// otherwise a seed gradient of the same shape is required.
-    public func backward(_ seed: Tensor? = nil) {
+    ///
+    /// `leafReady`, when given, is called once for every leaf the pass reaches, as
+    /// soon as that leaf's gradient is final: right after the last node that
+    /// consumes it has run (a data-parallel run starts summing a gradient there,
+    /// while the rest of the pass goes on). The leaf's `grad` may be nil when no
+    /// gradient reached it. The callback must only read gradients; the pass
+    /// computes exactly the same gradients with or without it.
+    public func backward(_ seed: Tensor? = nil, leafReady: ((Node) -> Void)? = nil) {
         guard let root = node else {
             fatalError("backward() on a tensor that does not require grad")
         }
@@ -107,14 +122,31 @@ extension Tensor {
         GradMode.isEnabled = false      // backward rules never record
         defer { GradMode.isEnabled = savedMode }
         root.accumulate(seed)
-        for n in topologicalOrder(root).reversed() {
+        let order = topologicalOrder(root)
+        // Consumers still to run, per leaf (only counted when someone listens).
+        var pending: [ObjectIdentifier: Int] = [:]
+        if leafReady != nil {
+            for n in order where n.backward != nil {
+                for leaf in n.consumedLeaves { pending[ObjectIdentifier(leaf), default: 0] += 1 }
+            }
+            if root.isLeaf { leafReady?(root) }
+        }
+        for n in order.reversed() {
             guard let fn = n.backward else { continue }
             n.backward = nil        // releases the saved tensors (once `fn` returns)
-            guard let g = n.grad else { continue }   // no gradient reached this node
-            let grads = fn(g)
-            if !n.isLeaf { n.grad = nil }
-            for (input, gi) in zip(n.inputs, grads) {
-                if let input, let gi { input.accumulate(gi) }
+            if let g = n.grad {     // else no gradient reached this node
+                let grads = fn(g)
+                if !n.isLeaf { n.grad = nil }
+                for (input, gi) in zip(n.inputs, grads) {
+                    if let input, let gi { input.accumulate(gi) }
+                }
+            }
+            guard let leafReady else { continue }
+            for leaf in n.consumedLeaves {
+                let id = ObjectIdentifier(leaf)
+                let left = pending[id]! - 1
+                pending[id] = left
+                if left == 0 { leafReady(leaf) }
             }
         }
     }

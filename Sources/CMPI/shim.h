@@ -55,6 +55,20 @@ static inline int trainer_mpi_allreduce_sum_float(float *values, int count) {
     return MPI_Allreduce(MPI_IN_PLACE, values, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
 }
 
+/// Starts an in-place sum of `values` over the ranks (`MPI_Iallreduce`); `values`
+/// must stay untouched until the request completes (`trainer_mpi_test` or `trainer_mpi_wait`).
+static inline int trainer_mpi_iallreduce_sum_float(float *values, int count, MPI_Request *request) {
+    return MPI_Iallreduce(MPI_IN_PLACE, values, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, request);
+}
+
+/// Whether `request` has completed (`*done` 1 or 0); lets Open MPI progress outstanding operations.
+static inline int trainer_mpi_test(MPI_Request *request, int *done) {
+    return MPI_Test(request, done, MPI_STATUS_IGNORE);
+}
+
+/// Waits until `request` completes.
+static inline int trainer_mpi_wait(MPI_Request *request) { return MPI_Wait(request, MPI_STATUS_IGNORE); }
+
 static inline int trainer_mpi_allreduce_sum_double(double *values, int count) {
     return MPI_Allreduce(MPI_IN_PLACE, values, count, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
 }

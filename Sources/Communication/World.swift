@@ -3,7 +3,8 @@ import Core
 import Foundation
 
 /// The processes that train one model together, and the collective operations
-/// they use: sums over every rank (`MPI_Allreduce`), a gather of one value per
+/// they use: sums over every rank (`MPI_Allreduce`, or `MPI_Iallreduce` started
+/// now and waited for later), a gather of one value per
 /// rank, and the abort that ends them all.
 ///
 /// A process started by `mpirun` joins MPI's world (its rank and size come from
@@ -69,6 +70,24 @@ public final class World: @unchecked Sendable {
         }
     }
 
+    /// Starts an in-place sum of `count` values over the ranks (`MPI_Iallreduce`)
+    /// and returns at once: `values` must stay allocated and untouched until the
+    /// returned request's `wait()`. Counts beyond MPI's 32-bit limit go in pieces.
+    /// In a world of one the request is already complete.
+    public func startSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws -> SumRequest {
+        let request = SumRequest(world: self)
+        guard usesMPI, size > 1 else { return request }
+        var done = 0
+        while done < count {
+            let n = min(count - done, Int(Int32.max))
+            var handle: MPI_Request?
+            try check(trainer_mpi_iallreduce_sum_float(values + done, Int32(n), &handle), "MPI_Iallreduce")
+            request.handles.append(handle)
+            done += n
+        }
+        return request
+    }
+
     /// Each value summed over the ranks (counts, losses).
     public func sum(_ values: [Double]) throws -> [Double] {
         guard usesMPI, size > 1, !values.isEmpty else { return values }
@@ -114,7 +133,7 @@ public final class World: @unchecked Sendable {
         exit(1)
     }
 
-    private func check(_ code: Int32, _ operation: String) throws {
+    fileprivate func check(_ code: Int32, _ operation: String) throws {
         guard code != MPI_SUCCESS else { return }
         throw DataParallelError("\(operation) failed on rank \(rank) of \(size): \(Self.errorText(code))")
     }
@@ -123,6 +142,38 @@ public final class World: @unchecked Sendable {
         var buffer = [CChar](repeating: 0, count: 512)
         trainer_mpi_error_string(code, &buffer, Int32(buffer.count))
         return String(cString: buffer)
+    }
+}
+
+/// A sum started by `World.startSum`: `test()` lets MPI make progress on it
+/// (Open MPI moves non-blocking collectives forward only inside MPI calls) and
+/// says whether it is done; `wait()` returns once it is.
+public final class SumRequest {
+    let world: World
+    /// One MPI request per piece; MPI sets each to `MPI_REQUEST_NULL` once it completes.
+    var handles: [MPI_Request?] = []
+    private(set) public var isComplete = false
+
+    init(world: World) { self.world = world }
+
+    /// Whether the sum is done (never blocks).
+    @discardableResult
+    public func test() throws -> Bool {
+        guard !isComplete else { return true }
+        for i in handles.indices {
+            var done: Int32 = 0
+            try world.check(trainer_mpi_test(&handles[i], &done), "MPI_Test")
+            if done == 0 { return false }
+        }
+        isComplete = true
+        return true
+    }
+
+    /// Returns once the sum is done.
+    public func wait() throws {
+        guard !isComplete else { return }
+        for i in handles.indices { try world.check(trainer_mpi_wait(&handles[i]), "MPI_Wait") }
+        isComplete = true
     }
 }
 

@@ -168,7 +168,8 @@ public final class LanguageModel: Module {
     /// `body(h)`, recomputed in backward when `recomputeLayers` is on.
     private func checkpointed(_ layer: Module, _ h: Tensor, _ body: @escaping (Tensor) -> Tensor) -> Tensor {
         guard recomputeLayers, GradMode.isEnabled else { return body(h) }
-        return recomputed([h], parametersNeedGrad: layer.parameters().contains { $0.isTrainable }) { body($0[0]) }
+        let trained = layer.parameters().filter(\.isTrainable).map(\.value)
+        return recomputed([h], parametersNeedGrad: !trained.isEmpty, reads: trained) { body($0[0]) }
     }
 
     /// hidden [..., D] → logits [..., V] (MiniCPM divides by hidden/dim_model_base first).

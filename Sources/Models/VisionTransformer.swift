@@ -89,7 +89,8 @@ public final class VisionTransformer: Module {
         let mask = AttentionMask(keyLengths: tgtSizes.map { $0.h * $0.w })
         for layer in encoder.layers {
             if recomputeLayers && GradMode.isEnabled {
-                x = recomputed([x], parametersNeedGrad: layer.parameters().contains { $0.isTrainable }) {
+                let trained = layer.parameters().filter(\.isTrainable).map(\.value)
+                x = recomputed([x], parametersNeedGrad: !trained.isEmpty, reads: trained) {
                     layer($0[0], mask: mask)
                 }
             } else {

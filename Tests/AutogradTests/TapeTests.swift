@@ -98,6 +98,55 @@ final class TapeTests: XCTestCase {
         }
     }
 
+    /// `leafReady` fires once per leaf, with the gradient it ends the pass with,
+    /// leaves near the output first; the gradients are bit for bit those of a
+    /// pass without it.
+    func testLeafReadyFiresOnceWhenTheGradientIsFinal() {
+        func pass(hook: Bool) -> (grads: [[Float]], fired: [Int: [[Float]]], order: [Int]) {
+            let x = randomTensor([4, 6], seed: 11)
+            let w1 = randomTensor([5, 6], seed: 12).requiringGrad(), b1 = randomTensor([5], seed: 13).requiringGrad()
+            let w2 = randomTensor([3, 5], seed: 14).requiringGrad(), unused = randomTensor([2], seed: 15).requiringGrad()
+            let leaves = [w1, b1, w2, unused]
+            let h = (linear(x, w1) + b1).silu()
+            let y = linear(h + h * b1, w2)                  // b1 is used twice, far apart in the pass
+            let loss = y.logSoftmax().sum() + (w2 * w2).sum()
+            var fired: [Int: [[Float]]] = [:], order: [Int] = []
+            loss.backward(leafReady: hook ? { node in
+                guard let i = leaves.firstIndex(where: { $0.node === node }) else { return XCTFail("not a leaf of ours") }
+                fired[i, default: []].append(leaves[i].grad!.scalars); order.append(i)
+            } : nil)
+            return (leaves.prefix(3).map { $0.grad!.scalars }, fired, order)
+        }
+        let plain = pass(hook: false), heard = pass(hook: true)
+        XCTAssertEqual(plain.grads.map { $0.map(\.bitPattern) }, heard.grads.map { $0.map(\.bitPattern) }, "bit-identical")
+        XCTAssertEqual(Set(heard.fired.keys), [0, 1, 2], "every reached leaf, and only those")
+        for (i, grads) in heard.fired {
+            XCTAssertEqual(grads.count, 1, "leaf \(i) fired once")
+            XCTAssertEqual(grads[0].map(\.bitPattern), heard.grads[i].map(\.bitPattern), "leaf \(i) was final when it fired")
+        }
+        XCTAssertEqual(heard.order.first, 2, "the last layer's weight is final first")
+        XCTAssertTrue(plain.fired.isEmpty)
+    }
+
+    /// A recomputed block's parameters get their gradients in a pass of its own:
+    /// they are reported once that pass is over, with their final gradient.
+    func testLeafReadyAfterARecomputedBlock() {
+        let x = randomTensor([3, 4], seed: 21).requiringGrad()
+        let w = randomTensor([4, 4], seed: 22).requiringGrad(), v = randomTensor([4, 4], seed: 23).requiringGrad()
+        let h = recomputed([x], parametersNeedGrad: true, reads: [w]) { linear($0[0], w).tanh() }
+        let loss = (linear(h, v).tanh() + x).sum()
+        var fired: [String: [Float]] = [:], order: [String] = []
+        loss.backward(leafReady: { node in
+            let name = node === w.node ? "w" : node === v.node ? "v" : node === x.node ? "x" : "?"
+            XCTAssertNil(fired[name], "\(name) fired once"); fired[name] = (node === w.node ? w : node === v.node ? v : x).grad!.scalars
+            order.append(name)
+        })
+        XCTAssertEqual(order.first, "v")
+        XCTAssertEqual(Set(order), ["v", "w", "x"])
+        XCTAssertEqual(fired["w"]!.map(\.bitPattern), w.grad!.scalars.map(\.bitPattern), "w's gradient was final when it fired")
+        XCTAssertEqual(fired["x"]!.map(\.bitPattern), x.grad!.scalars.map(\.bitPattern))
+    }
+
     func testNonScalarBackwardWithSeed() {
         let x = randomTensor([2, 3], seed: 7).requiringGrad()
         let seed = randomTensor([2, 3], seed: 8)

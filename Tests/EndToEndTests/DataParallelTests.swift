@@ -17,9 +17,11 @@ final class DataParallelTests: XCTestCase {
         // One process, the reference: 4 steps, a checkpoint every 2.
         let one = try Recipe.load(try Self.writeRecipe(dir, "one"), overrides: [])
         _ = try TrainingRun(recipe: one, options: E2E.quiet(RunOptions())).run()
-        // Two ranks share every step's rows (2 micro-batches × 2 rows).
+        // Two ranks share every step's rows (2 micro-batches × 2 rows); small
+        // buckets, so that the sums start one by one during backward.
         let two = try Self.writeRecipe(dir, "two")
-        let result = try Self.mpirun(ranks: 2, ["run", two, "--check-weights", "1", "--threads", "1"])
+        let result = try Self.mpirun(ranks: 2, ["run", two, "--check-weights", "1", "--threads", "1"],
+                                     environment: ["TRAINER_ALLREDUCE_BUCKET_FLOATS=4096"])
         XCTAssertEqual(result.status, 0, result.output)
         XCTAssertTrue(result.output.contains("data parallel: 2 ranks"), result.output)
         XCTAssertEqual(result.output.components(separatedBy: "done: ").count, 2, "rank 0 alone reports: \(result.output)")
@@ -32,6 +34,12 @@ final class DataParallelTests: XCTestCase {
         let weights = try E2E.tensors(Self.checkpoint(dir, "one", step: 4), group: "model")
         let first = try E2E.tensors(Self.checkpoint(dir, "one", step: 2), group: "model")
         XCTAssertNotEqual(weights.first!.value, first[weights.first!.key], "the weights changed (the comparison is not vacuous)")
+        // Most buckets started while backward still ran (the last waits for the first layers' gradients).
+        for step in try Self.metrics(dir, "two") {
+            let early = step["allreduce_early_buckets"] as? Double ?? 0, all = step["allreduce_buckets"] as? Double ?? 0
+            XCTAssertGreaterThan(all, 2, "small buckets: \(step)")
+            XCTAssertGreaterThanOrEqual(early, all / 2, "buckets started during backward: \(step)")
+        }
 
         // The 2-rank checkpoint of step 2 resumes in one process and continues as the reference did.
         let resumedOnOne = try Self.copyCheckpoint(from: dir, "two", to: "two-then-one")
@@ -128,9 +136,14 @@ final class DataParallelTests: XCTestCase {
     }
 
     static func losses(_ dir: URL, _ name: String) throws -> [Double] {
+        try metrics(dir, name).compactMap { $0["loss"] as? Double }
+    }
+
+    /// The step lines of a run's metrics.jsonl.
+    static func metrics(_ dir: URL, _ name: String) throws -> [[String: Any]] {
         let text = try String(contentsOf: dir.appendingPathComponent(name).appendingPathComponent("ckpt/metrics.jsonl"), encoding: .utf8)
         return text.split(separator: "\n").compactMap {
-            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["loss"] as? Double
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]).flatMap { $0["loss"] is Double ? $0 : nil }
         }
     }
 
@@ -156,8 +169,9 @@ final class DataParallelTests: XCTestCase {
     /// to one core each (`--bind-to none`).
     static let mpirunFlags = ["--oversubscribe", "--allow-run-as-root", "--bind-to", "none"]
 
-    static func mpirun(ranks: Int, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        try run(try mpirunPath(), mpirunFlags + ["-np", "\(ranks)", try trainerBinary()] + arguments)
+    /// `environment`: `NAME=value` settings passed to every rank (`-x`).
+    static func mpirun(ranks: Int, _ arguments: [String], environment: [String] = []) throws -> (status: Int32, output: String) {
+        try run(try mpirunPath(), mpirunFlags + environment.flatMap { ["-x", $0] } + ["-np", "\(ranks)", try trainerBinary()] + arguments)
     }
 
     static func mpirunPath() throws -> String {

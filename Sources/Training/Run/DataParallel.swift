@@ -73,68 +73,166 @@ public enum DataParallel {
     }
 }
 
-/// Sums the gradients of a step over the ranks with `MPI_Allreduce`, in buckets:
-/// small gradients are copied into one buffer of up to `bucketFloats` values and
-/// summed together (one call instead of hundreds of small ones); a gradient as
-/// large as a bucket is summed where it lies. The sums run after the whole
-/// backward pass (they do not overlap it).
-struct GradientAllreduce {
-    /// 4 Mi floats (16 MiB) per bucket.
-    var bucketFloats = 1 << 22
+/// Sums the gradients of a step over the ranks with `MPI_Iallreduce`, in
+/// buckets, overlapping the last backward pass of the step.
+///
+/// The buckets are fixed when the phase starts, the same on every rank: the
+/// trainable entries in reverse order (roughly the order backward finishes
+/// them), packed into buckets of up to `bucketFloats` values; an entry as large
+/// as a bucket has one of its own. During the step's last backward pass the tape
+/// reports each parameter whose gradient is final (`leafReady`); a bucket whose
+/// gradients are all final is copied into its buffer and its sum started, while
+/// backward goes on. MPI needs every rank to start the same collectives in the
+/// same order, so buckets start strictly in index order: bucket k only once
+/// bucket k − 1 has. When backward ends (`backwardEnded`) the buckets not yet
+/// started start too; `finish` waits for them all.
+///
+/// The sums land in fresh tensors: a gradient's storage may be shared with
+/// another parameter's (the tape hands one gradient to both inputs of an
+/// addition), so it is copied into the bucket, never summed in place. A
+/// parameter that no row of this rank reached (nil gradient here) goes in as
+/// zeros: when another rank's rows did reach it, every rank still updates it, as
+/// one process over the whole batch would; when no rank's did, it stays nil.
+final class GradientAllreduce: GradientListener {
+    struct Bucket {
+        /// Entries of the trainable set, and where each starts in the buffer.
+        var members: [(entry: Int, offset: Int)] = []
+        var count = 0
+        var buffer: UnsafeMutablePointer<Float>? = nil
+        var request: SumRequest? = nil
+        var ready = 0
+    }
 
     struct Outcome {
         /// The summed gradient of each trainable entry, nil where no rank has one.
         var gradients: [Tensor?]
-        /// Waiting for the slowest rank to finish its backward pass (a barrier).
+        /// Time the step spent on the sums after its backward pass ended (starting
+        /// the buckets left, waiting, copying out): what the overlap did not hide.
+        var exposedSeconds: Double
+        /// The part of `exposedSeconds` blocked in MPI: the sums completing, and the
+        /// slower rank reaching the end of its backward pass.
         var waitSeconds: Double
-        /// The sums themselves, copies into and out of the buckets included.
-        var seconds: Double
+        /// Time inside the backward pass: copies into the buckets and starting them.
+        var duringBackwardSeconds: Double
+        /// Buckets started before backward ended, and in all.
+        var bucketsStartedEarly: Int
+        var buckets: Int
         var bytes: Int
     }
 
-    /// The sums go into fresh tensors: a gradient's storage may be shared with
-    /// another parameter's (the tape hands one gradient to both inputs of an
-    /// addition), so it is never summed in place. A parameter that no row of this
-    /// rank reached (nil gradient here) but another rank's rows did starts from
-    /// zeros, so every rank updates the parameters that one process over the
-    /// whole batch would.
-    func sum(_ trainable: TrainableSet, world: World) throws -> Outcome {
-        let arrival = Date()
-        try world.barrier()
+    let trainable: TrainableSet
+    let world: World
+    private var buckets: [Bucket] = []
+    private var bucketOf: [Int] = []
+    private var entryOf: [ObjectIdentifier: Int] = [:]
+    private var isReady: [Bool] = []
+    private var present: [Double] = []
+    private var nextBucket = 0
+    private var firstIncomplete = 0
+    private var startedEarly = 0
+    private var duringBackward = 0.0
+    private var exposed = 0.0
+    private var failure: Error?
+
+    /// Floats per bucket: 4 Mi (16 MiB) unless `TRAINER_ALLREDUCE_BUCKET_FLOATS` says otherwise.
+    static var defaultBucketFloats: Int {
+        ProcessInfo.processInfo.environment["TRAINER_ALLREDUCE_BUCKET_FLOATS"].flatMap { Int($0) }.map { max(1, $0) } ?? 1 << 22
+    }
+
+    init(_ trainable: TrainableSet, world: World, bucketFloats: Int = GradientAllreduce.defaultBucketFloats) {
+        self.trainable = trainable; self.world = world
+        bucketOf = Array(repeating: 0, count: trainable.entries.count)
+        var current = Bucket()
+        for i in trainable.entries.indices.reversed() {
+            let n = trainable.entries[i].parameter.value.count
+            if current.count > 0 && current.count + n > bucketFloats { buckets.append(current); current = Bucket() }
+            bucketOf[i] = buckets.count
+            current.members.append((i, current.count)); current.count += n
+        }
+        if current.count > 0 { buckets.append(current) }
+        for k in buckets.indices { buckets[k].buffer = .allocate(capacity: buckets[k].count) }
+    }
+
+    deinit { for b in buckets { b.buffer?.deallocate() } }
+
+    /// Readies a new step (call before its forward and backward passes).
+    func begin() {
+        entryOf = [:]
+        for (i, e) in trainable.entries.enumerated() {
+            if let node = e.parameter.value.node { entryOf[ObjectIdentifier(node)] = i }
+        }
+        isReady = Array(repeating: false, count: trainable.entries.count)
+        present = Array(repeating: 0, count: trainable.entries.count)
+        for k in buckets.indices { buckets[k].ready = 0; buckets[k].request = nil }
+        nextBucket = 0; firstIncomplete = 0; startedEarly = 0
+        duringBackward = 0; exposed = 0; failure = nil
+    }
+
+    /// A parameter's gradient is final (called by the tape during the last
+    /// backward pass): starts every bucket now complete, in order, and lets MPI
+    /// progress the sums already under way.
+    func leafReady(_ node: Node) {
+        guard failure == nil, let i = entryOf[ObjectIdentifier(node)], !isReady[i] else { return }
         let start = Date()
-        let local = trainable.entries.map { $0.parameter.grad }
-        let present = try world.sum(local.map { $0 == nil ? 0 : 1 })
-        let gradients: [Tensor?] = trainable.entries.indices.map { i in
-            guard present[i] > 0 else { return nil }
-            let out = Tensor.zeros(trainable.entries[i].parameter.shape)
-            if let g = local[i] { out.pointer.update(from: g.pointer, count: out.count) }
-            return out
+        isReady[i] = true
+        buckets[bucketOf[i]].ready += 1
+        while nextBucket < buckets.count && buckets[nextBucket].ready == buckets[nextBucket].members.count {
+            startNext()
+            startedEarly += 1
         }
-        let tensors = gradients.compactMap { $0 }
-        var staging = [Float](repeating: 0, count: min(bucketFloats, tensors.reduce(0) { $0 + $1.count }))
-        var bucket: [Tensor] = []
-        var filled = 0
-        func flush() throws {
-            guard !bucket.isEmpty else { return }
-            try staging.withUnsafeMutableBufferPointer { buffer in
-                var offset = 0
-                for t in bucket { (buffer.baseAddress! + offset).update(from: t.pointer, count: t.count); offset += t.count }
-                try world.sum(buffer.baseAddress!, count: filled)
-                offset = 0
-                for t in bucket { t.pointer.update(from: buffer.baseAddress! + offset, count: t.count); offset += t.count }
+        progress()
+        duringBackward += Date().timeIntervalSince(start)
+    }
+
+    /// The step's backward passes are over (every rank calls this before its next
+    /// collective): the buckets left start, with zeros for missing gradients.
+    func backwardEnded() {
+        let start = Date()
+        while failure == nil && nextBucket < buckets.count { startNext() }
+        exposed += Date().timeIntervalSince(start)
+    }
+
+    /// Waits for every sum and returns the summed gradients.
+    func finish() throws -> Outcome {
+        let start = Date()
+        if let failure { throw failure }
+        let anywhere = try world.sum(present)
+        for b in buckets { try b.request?.wait() }
+        let wait = Date().timeIntervalSince(start)
+        var gradients: [Tensor?] = Array(repeating: nil, count: trainable.entries.count)
+        for b in buckets {
+            for (i, offset) in b.members where anywhere[i] > 0 {
+                let out = Tensor.zeros(trainable.entries[i].parameter.shape)
+                out.pointer.update(from: b.buffer! + offset, count: out.count)
+                gradients[i] = out
             }
-            bucket = []; filled = 0
         }
-        for t in tensors {
-            if t.count >= bucketFloats {
-                try world.sum(t.pointer, count: t.count)
-                continue
+        exposed += Date().timeIntervalSince(start)
+        return Outcome(gradients: gradients, exposedSeconds: exposed, waitSeconds: wait, duringBackwardSeconds: duringBackward,
+                       bucketsStartedEarly: startedEarly, buckets: buckets.count,
+                       bytes: buckets.reduce(0) { $0 + $1.count } * MemoryLayout<Float>.size)
+    }
+
+    /// Copies the next bucket's gradients (zeros where none) into its buffer and starts its sum.
+    private func startNext() {
+        let b = buckets[nextBucket]
+        for (i, offset) in b.members {
+            let count = trainable.entries[i].parameter.value.count
+            if let g = trainable.entries[i].parameter.grad {
+                (b.buffer! + offset).update(from: g.pointer, count: count)
+                present[i] = 1
+            } else {
+                (b.buffer! + offset).update(repeating: 0, count: count)
             }
-            if filled + t.count > bucketFloats { try flush() }
-            bucket.append(t); filled += t.count
         }
-        try flush()
-        return Outcome(gradients: gradients, waitSeconds: start.timeIntervalSince(arrival), seconds: Date().timeIntervalSince(start),
-                       bytes: tensors.reduce(0) { $0 + $1.count } * MemoryLayout<Float>.size)
+        do { buckets[nextBucket].request = try world.startSum(b.buffer!, count: b.count) } catch { failure = error }
+        nextBucket += 1
+    }
+
+    /// Tests the sums under way (Open MPI progresses them only inside MPI calls).
+    private func progress() {
+        do {
+            while firstIncomplete < nextBucket, try buckets[firstIncomplete].request?.test() ?? true { firstIncomplete += 1 }
+        } catch { failure = error }
     }
 }

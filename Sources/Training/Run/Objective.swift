@@ -38,6 +38,8 @@ extension Objective {
 /// every token weighs the same whatever rank it landed on.
 final class LanguageModelObjective: Objective {
     let world: World
+    /// Hears the last micro-batch's backward pass (nil: nobody listens).
+    weak var listener: GradientListener?
 
     init(world: World = .single) { self.world = world }
 
@@ -46,16 +48,20 @@ final class LanguageModelObjective: Objective {
         let total = world.isDistributed ? Int(try world.sum([Double(local)])[0]) : local
         guard total > 0 else { return try shared(StepResult(batches, loss: 0, tokens: 0)) }
         var lossSum = 0.0
-        for b in batches {
+        for (m, b) in batches.enumerated() {
             let (loss, _) = try model.loss(modelInput(b))
             lossSum += Double(loss.item)
-            (loss * (1 / Float(total))).backward()
+            let isLast = m == batches.count - 1
+            (loss * (1 / Float(total))).backward(leafReady: isLast ? listener?.leafReady : nil)
         }
         return try shared(StepResult(batches, loss: lossSum / Double(total), tokens: total))
     }
 
     /// A rank's result with the loss, input tokens and images of the whole global batch.
+    /// The listener hears that backward ended first: its sums are collectives
+    /// that every rank must start before this one.
     private func shared(_ r: StepResult) throws -> StepResult {
+        listener?.backwardEnded()
         guard world.isDistributed else { return r }
         let sums = try world.sum([r.loss, Double(r.inputTokens), Double(r.images)])
         var out = r
@@ -66,6 +72,17 @@ final class LanguageModelObjective: Objective {
     func heldOutLoss(model: MiniCPMV, loader: DataLoader, batches: Int) throws -> Double? {
         try Training.heldOutLoss(model, loader, batches: batches).loss
     }
+}
+
+/// Told, during a step's last backward pass, as each parameter's gradient
+/// becomes final, and when the step's backward passes are over (a data-parallel
+/// run starts summing gradients while backward goes on: `GradientAllreduce`).
+protocol GradientListener: AnyObject {
+    /// A leaf's gradient is final (its `grad` may be nil); only reads gradients.
+    func leafReady(_ node: Node)
+    /// Every gradient of the step is final. Called before any other collective
+    /// that follows the backward passes, by every rank, even one without rows.
+    func backwardEnded()
 }
 
 /// What one optimizer step measured.

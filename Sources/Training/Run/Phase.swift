@@ -20,6 +20,8 @@ final class Phase {
     let counts: (trainable: Int, frozen: Int)
     let objective: Objective
     let world: World
+    /// Sums the gradients over the ranks of a data-parallel run (nil in one process).
+    let allreduce: GradientAllreduce?
 
     /// `savedData`: the data cursor of a checkpoint taken inside this phase;
     /// `resume`: that checkpoint (it also holds the DPO reference log-probs).
@@ -53,6 +55,8 @@ final class Phase {
             objective = LanguageModelObjective(world: world)
         }
         trainable = TrainableSet(model: model, optimizer: recipe.optimizer, extra: objective.parameters)
+        allreduce = world.isDistributed ? GradientAllreduce(trainable, world: world) : nil
+        (objective as? LanguageModelObjective)?.listener = allreduce
     }
 
     var steps: Int { spec.steps }
@@ -67,14 +71,18 @@ final class Phase {
         let lr = o.lr * schedule.factor(atStep: stepInPhase)
         loraMasks?.begin(step: globalStep)
         defer { loraMasks?.end() }
+        allreduce?.begin()
         var result = try objective.step(model: model, batches: batches)
         defer { model.zeroGrad(); objective.parameters.forEach { $0.parameter.zeroGrad() } }
         var summed: [Tensor?]?
-        if world.isDistributed {
-            let reduced = try GradientAllreduce().sum(trainable, world: world)
+        if let allreduce {
+            let reduced = try allreduce.finish()
             summed = reduced.gradients
-            result.metrics["allreduce_s"] = reduced.seconds
+            result.metrics["allreduce_s"] = reduced.exposedSeconds
             result.metrics["allreduce_wait_s"] = reduced.waitSeconds
+            result.metrics["allreduce_in_backward_s"] = reduced.duringBackwardSeconds
+            result.metrics["allreduce_early_buckets"] = Double(reduced.bucketsStartedEarly)
+            result.metrics["allreduce_buckets"] = Double(reduced.buckets)
             result.metrics["allreduce_bytes"] = Double(reduced.bytes)
         }
         let grads = summed.map { $0.compactMap { $0 } } ?? trainable.gradients
