@@ -34,7 +34,7 @@ public enum BLASKernel {
 
         public init(_ text: String) {
             switch text.lowercased() {
-            case "keep", "environment", "": self = .keep
+            case "keep", "environment": self = .keep
             case "auto": self = .auto
             default: self = .core(text)
             }
@@ -86,7 +86,8 @@ public enum BLASKernel {
         switch choice {
         case (.keep, let source)?:
             let lost = faster.map { "; this CPU offers \($0)" } ?? ""
-            return .keep(reason: "kept with \(source) keep: \(origin(current: current, environmentCore: environmentCore))\(lost)")
+            let spelled = source == option ? "\(option) keep" : "\(source)=keep"
+            return .keep(reason: "kept with \(spelled): \(origin(current: current, environmentCore: environmentCore))\(lost)")
         case (.core(let name), let source)?:
             if name.lowercased() == current.lowercased() { return .keep(reason: "chosen with \(source)") }
             return .use(core: name, reason: "chosen with \(source)")
@@ -126,7 +127,7 @@ public enum BLASKernel {
             rest.append(a); i += 1
         }
         if let fromOption { return ((Choice(fromOption), option), rest) }
-        if let v = environment[variable] { return ((Choice(v), variable), rest) }
+        if let v = environment[variable], !v.isEmpty { return ((Choice(v), variable), rest) }
         return (nil, rest)
     }
 
@@ -175,9 +176,10 @@ public enum BLASKernel {
             cargs.append(nil)
             execv("/proc/self/exe", &cargs)
             // execv only returns on failure: carry on with the kernel in force.
+            let failure = String(cString: strerror(errno))
             unsetenv(reasonVariable)
             if let old = env["OPENBLAS_CORETYPE"] { setenv("OPENBLAS_CORETYPE", old, 1) } else { unsetenv("OPENBLAS_CORETYPE") }
-            decidedReason = "could not re-execute for \(core): \(String(cString: strerror(errno)))"
+            decidedReason = "could not re-execute for \(core): \(failure)"
         }
         return rest
     }

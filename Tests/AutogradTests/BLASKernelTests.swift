@@ -48,7 +48,7 @@ final class BLASKernelTests: XCTestCase {
                        .use(core: "skylakex", reason: "chosen with --blas-kernel"))
         // keep: no check, and the header says what is given up.
         XCTAssertEqual(BLASKernel.decide(flags: zen5, current: "Haswell", environmentCore: "Haswell", choice: (.keep, "TRAINER_BLAS_KERNEL")),
-                       .keep(reason: "kept with TRAINER_BLAS_KERNEL keep: Haswell from OPENBLAS_CORETYPE in the environment; this CPU offers SkylakeX"))
+                       .keep(reason: "kept with TRAINER_BLAS_KERNEL=keep: Haswell from OPENBLAS_CORETYPE in the environment; this CPU offers SkylakeX"))
     }
 
     func testTheOptionWinsOverTheVariableAndLeavesTheArguments() {
@@ -65,6 +65,7 @@ final class BLASKernelTests: XCTestCase {
         XCTAssertEqual(r.choice?.source, "TRAINER_BLAS_KERNEL")
         XCTAssertEqual(BLASKernel.Choice("environment"), .keep)
         XCTAssertNil(BLASKernel.userChoice(arguments: ["trainer", "bench"], environment: [:]).choice)
+        XCTAssertNil(BLASKernel.userChoice(arguments: ["trainer", "bench"], environment: [BLASKernel.variable: ""]).choice)
     }
 
     func testAFailedCheckKeepsTheEnvironmentsKernel() {

@@ -24,7 +24,7 @@ final class BLASKernelChoiceTests: XCTestCase {
     func testBlasCheckPassesAndNamesTheKernelAndWhy() throws {
         let r = try trainer(["blas-check"])
         XCTAssertEqual(r.status, 0, r.output)
-        XCTAssertTrue(r.output.contains("blas-check: OpenBLAS kernel \(BLAS.coreName) (kept with TRAINER_BLAS_KERNEL keep"), r.output)
+        XCTAssertTrue(r.output.contains("blas-check: OpenBLAS kernel \(BLAS.coreName) (kept with TRAINER_BLAS_KERNEL=keep"), r.output)
         XCTAssertTrue(r.output.contains("blas-check: passed"), r.output)
     }
 
