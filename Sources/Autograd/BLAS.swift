@@ -2,13 +2,13 @@ import Foundation
 import Core
 import COpenBLAS
 
-/// What OpenBLAS runs on, and the guard against its kernel mis-detection.
+/// What OpenBLAS runs on, and the project's calls into it.
 ///
 /// Debian's OpenBLAS 0.3.21 does not recognise recent Xeons and falls back to
-/// its "Prescott" kernels (about 5x slower sgemm). The kernel is chosen when the
-/// library loads, from `OPENBLAS_CORETYPE`, so the variable must be in the
-/// environment before the process starts: `ensureOptimizedKernels` re-executes
-/// the current program with it set.
+/// its "Prescott" kernels (about 5x slower sgemm), and some environments preset
+/// slower kernels than the CPU can run. The kernel is chosen when the library
+/// loads, from `OPENBLAS_CORETYPE`: `BLASKernel.selectAtStartUp` decides it and
+/// re-executes the program when it changes.
 public enum BLAS {
     /// The kernel family OpenBLAS selected, e.g. "SkylakeX" or "Prescott".
     public static var coreName: String {
@@ -22,27 +22,18 @@ public enum BLAS {
     }
 
     /// True when the CPU has AVX-512F (so the SkylakeX kernels are safe and fast).
-    public static var cpuHasAVX512: Bool {
-        guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return false }
-        return info.split(separator: "\n").contains { $0.hasPrefix("flags") && $0.split(separator: " ").contains("avx512f") }
-    }
+    public static var cpuHasAVX512: Bool { BLASKernel.cpuFlags.contains("avx512f") }
 
-    /// The kernel family this CPU should use, or nil to leave OpenBLAS's choice.
-    public static var preferredCoreType: String? { cpuHasAVX512 ? "SkylakeX" : nil }
+    /// The fastest kernel family this CPU can run, or nil to leave OpenBLAS's choice.
+    public static var preferredCoreType: String? { BLASKernel.bestCore(flags: BLASKernel.cpuFlags) }
 
-    /// Re-executes the process with OPENBLAS_CORETYPE set when the CPU needs it and
-    /// the variable is missing. Returns normally when nothing has to change.
-    public static func ensureOptimizedKernels() {
-        let env = ProcessInfo.processInfo.environment
-        guard env["OPENBLAS_CORETYPE"] == nil, env["TRAINER_NO_REEXEC"] == nil,
-              let core = preferredCoreType else { return }
-        setenv("OPENBLAS_CORETYPE", core, 1)
-        setenv("TRAINER_NO_REEXEC", "1", 1)
-        let args = CommandLine.arguments
-        var cargs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) }
-        cargs.append(nil)
-        execv("/proc/self/exe", &cargs)
-        // execv only returns on failure: carry on with whatever kernel loaded.
+    /// The kernel in force and why, for run and bench headers: e.g. "SkylakeX
+    /// (checked at start-up: faster than Haswell in the environment)".
+    public static var kernelDescription: String {
+        let reason = BLASKernel.decidedReason
+            ?? (ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] != nil
+                ? "OPENBLAS_CORETYPE in the environment" : "OpenBLAS's own choice")
+        return "\(coreName) (\(reason))"
     }
 
     /// C = alpha * op(A) * op(B) + beta * C, all row-major.

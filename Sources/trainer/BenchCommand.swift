@@ -66,7 +66,6 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        BLAS.ensureOptimizedKernels()      // re-executes with OPENBLAS_CORETYPE when needed
         if let threads { Threads.set(threads) }
         print(benchHeader())
         if matmul { printMatmulTable(MatmulBenchmark.run(secondsPerShape: seconds)) }
@@ -81,9 +80,7 @@ struct Bench: ParsableCommand {
 
 /// The run header: BLAS kernel family and thread budget.
 func benchHeader() -> String {
-    "trainer bench — BLAS kernel \(BLAS.coreName), \(Threads.count) thread\(Threads.count == 1 ? "" : "s")"
-        + (BLAS.cpuHasAVX512 && BLAS.coreName.lowercased() == "prescott"
-           ? "  (WARNING: AVX-512 CPU on Prescott kernels; set OPENBLAS_CORETYPE=SkylakeX)" : "")
+    "trainer bench — BLAS kernel \(BLAS.kernelDescription), \(Threads.count) thread\(Threads.count == 1 ? "" : "s")"
 }
 
 private func pad(_ s: String, _ width: Int, right: Bool = false) -> String {

@@ -169,9 +169,7 @@ public enum TrainingBenchmark {
     }
 
     static func header(_ p: BenchmarkPreset, parameters: Int, threads: Int) -> String {
-        let warning = BLAS.cpuHasAVX512 && BLAS.coreName.lowercased() == "prescott"
-            ? "  (WARNING: AVX-512 CPU on Prescott kernels; set OPENBLAS_CORETYPE=SkylakeX)" : ""
-        return "trainer bench — BLAS kernel \(BLAS.coreName), \(threads) thread\(threads == 1 ? "" : "s")\(warning)\n"
+        "trainer bench — BLAS kernel \(BLAS.kernelDescription), \(threads) thread\(threads == 1 ? "" : "s")\n"
             + String(format: "preset %@: %.2f M parameters, %d images, %d × %d tokens (%d samples per row), %.2f matmul GFLOP per step",
                      p.name, Double(parameters) / 1e6, p.imageCount, p.rows, p.seqLen, p.samplesPerRow, p.matmulFLOPs / 1e9)
     }

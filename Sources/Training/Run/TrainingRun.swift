@@ -249,7 +249,7 @@ public final class TrainingRun {
     private func printHeader() {
         let log = options.log
         log("trainer \(TrainerVersion.string) — recipe \(recipe.file) (`\(recipe.name)`, hash \(recipe.hash))")
-        log("BLAS: OpenBLAS kernel \(BLAS.coreName), \(Threads.count) thread\(Threads.count == 1 ? "" : "s")"
+        log("BLAS: OpenBLAS kernel \(BLAS.kernelDescription), \(Threads.count) thread\(Threads.count == 1 ? "" : "s")"
             + (world.isDistributed ? " per rank" : ""))
         if world.isDistributed {
             log("data parallel: \(world.size) ranks (MPI); each step's rows shared out, gradients summed with MPI_Allreduce, "
