@@ -24,7 +24,8 @@ public enum ModelWeights {
     /// parameter is kept in bf16) and let go.
     public static func load(_ source: TensorSource, into module: Module, allowMissing: [String] = []) throws {
         let params = try check(source, against: module, allowMissing: allowMissing)
-        for (path, p) in params where source.shapes[path] != nil {
+        let shapes = source.shapes
+        for (path, p) in params where shapes[path] != nil {
             let values = try source.values(of: path)
             guard values.count == p.count else {
                 throw CheckpointError(file: source.origin, message: "'\(path)' holds \(values.count) values for the shape \(p.shape)")

@@ -70,7 +70,6 @@ public enum Safetensors {
     /// Writes `tensors` as F32 to `path` (through a temporary file renamed into place).
     public static func write(_ tensors: [String: NamedArray], to path: String,
                              metadata: [String: String] = [:]) throws {
-        for (name, tensor) in tensors { try validate(name, tensor) }
         try write(shapes: tensors.mapValues(\.shape), to: path, metadata: metadata) { tensors[$0]!.values }
     }
 
@@ -80,8 +79,13 @@ public enum Safetensors {
     public static func write(shapes: [String: [Int]], to path: String, metadata: [String: String] = [:],
                              values: (String) throws -> [Float]) throws {
         let names = shapes.keys.sorted()
-        for name in names where name.isEmpty || name == SafetensorsFormat.metadataKey || shapes[name]!.contains(where: { $0 < 0 }) {
-            throw SafetensorsError.invalidTensor(name: name, reason: "reserved or empty name, or a negative dimension")
+        for name in names {
+            guard !name.isEmpty, name != SafetensorsFormat.metadataKey else {
+                throw SafetensorsError.invalidTensor(name: name, reason: "reserved or empty name")
+            }
+            guard shapes[name]!.allSatisfy({ $0 >= 0 }) else {
+                throw SafetensorsError.invalidTensor(name: name, reason: "negative dimension in \(shapes[name]!)")
+            }
         }
         let header = SafetensorsFormat.encodeHeader(names: names, shapes: names.map { shapes[$0]! }, metadata: metadata)
         let temporary = path + ".partial"
@@ -125,16 +129,6 @@ public enum Safetensors {
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { throw SafetensorsError.ioFailed(path: path, reason: "write failed (\(String(cString: strerror(errno))))") }
             done += n
-        }
-    }
-
-    private static func validate(_ name: String, _ tensor: NamedArray) throws {
-        guard !name.isEmpty, name != SafetensorsFormat.metadataKey else {
-            throw SafetensorsError.invalidTensor(name: name, reason: "reserved or empty name")
-        }
-        guard tensor.shape.allSatisfy({ $0 >= 0 }), tensor.shape.reduce(1, *) == tensor.values.count else {
-            throw SafetensorsError.invalidTensor(
-                name: name, reason: "shape \(tensor.shape) does not hold \(tensor.values.count) values")
         }
     }
 
